@@ -1,0 +1,3 @@
+//! `asma`: parses arguments and calls the libraries; nothing else.
+
+fn main() {}
