@@ -1,3 +1,158 @@
-//! `asma`: parses arguments and calls the libraries; nothing else.
+//! `asma`: the command-line tool. It parses arguments and calls the libraries; nothing else.
+//! Errors print with their cause chain and exit with code 2.
 
-fn main() {}
+mod bench_cmd;
+mod config;
+mod data_cmd;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Self-supervised skeleton action recognition (ASMa), end to end.
+#[derive(Parser)]
+#[command(name = "asma", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Datasets: generate, prepare, inspect.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Measurements with their baselines run in the same process.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Write the built-in synthetic dataset: real NTU-format `.skeleton` files.
+    Synth(SynthArgs),
+    /// Raw NTU RGB+D / PKU-MMD files → the AimCLR frame50 split folder.
+    Prepare(PrepareArgs),
+    /// Describe a dataset file or folder: format, counts, classes, lengths, NaN/inf.
+    Inspect(InspectArgs),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// `.skeleton` parse MB/s and prepare samples/s, next to a NumPy reference reader.
+    Data(BenchDataArgs),
+}
+
+/// `asma data synth`.
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Output folder for the `.skeleton` files.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Random seed (the same seed writes the same bytes).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A TOML file with `SynthConfig` fields.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one field, e.g. `--set performers=[1,3] --set replications=[1]`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `asma data prepare`.
+#[derive(Args)]
+pub struct PrepareArgs {
+    /// ntu60, ntu120, pku1 or pku2.
+    #[arg(long)]
+    pub dataset: String,
+    /// xsub, xview (NTU-60, PKU-MMD) or xset (NTU-120).
+    #[arg(long)]
+    pub benchmark: String,
+    /// Folder of raw files (`.skeleton` for NTU, `<video>.txt` skeletons for PKU-MMD).
+    #[arg(long)]
+    pub raw: PathBuf,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Output frames: 50 (AimCLR frame50) or 300 (unresized, zero-padded).
+    #[arg(long, default_value_t = 50)]
+    pub frames: usize,
+    /// first2 (AimCLR) or energy2 (2s-AGCN).
+    #[arg(long, default_value = "first2")]
+    pub body_policy: String,
+    /// Record unreadable inputs in the manifest and go on.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Keep the samples on the official missing-skeleton list.
+    #[arg(long)]
+    pub no_missing_list: bool,
+    /// PKU-MMD: folder of label files.
+    #[arg(long)]
+    pub pku_labels: Option<PathBuf>,
+    /// PKU-MMD: split file (cross-subject.txt, cross_subject_v2.txt, ...).
+    #[arg(long)]
+    pub pku_split: Option<PathBuf>,
+    /// Redo the work even when the outputs are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `asma data inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// A file (`.skeleton`, `.npy`, `.pkl`, `.npz`, PKU `.txt`) or a folder.
+    pub path: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `asma bench data`.
+#[derive(Args)]
+pub struct BenchDataArgs {
+    /// Folder of `.skeleton` files to measure (default: a synthetic set written to a temp dir).
+    #[arg(long)]
+    pub raw: Option<PathBuf>,
+    /// Also time the NumPy reference reader (`tools/reference/ntu_reader_reference.py`) with
+    /// this Python interpreter.
+    #[arg(long)]
+    pub python: Option<String>,
+    /// Worker threads for the prepare measurement (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(DataCommand::Synth(a)) => data_cmd::synth(a),
+        Command::Data(DataCommand::Prepare(a)) => data_cmd::prepare(a),
+        Command::Data(DataCommand::Inspect(a)) => data_cmd::inspect(a),
+        Command::Bench(BenchCommand::Data(a)) => bench_cmd::data(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
