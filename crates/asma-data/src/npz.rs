@@ -429,9 +429,10 @@ impl Npz {
     }
 
     /// The array `key`: a zero-copy view of the map for stored members, an inflated buffer
-    /// for deflated ones (inflated anew on every call: keep the result). Element access of stored members is usually unaligned (the data
-    /// follows a variable-length local header), so use the copying accessors
-    /// ([`MmapNpy::row_to_f32`]) rather than [`MmapNpy::as_f32`].
+    /// for deflated ones (inflated anew on every call: keep the result). Element access of
+    /// stored members is usually unaligned (the data follows a variable-length local
+    /// header), so use the copying accessors ([`MmapNpy::row_to_f32`]) rather than
+    /// [`MmapNpy::as_f32`].
     pub fn array(&self, key: &str) -> Result<MmapNpy> {
         let e = self.require(key)?;
         let (start, len) = self.member_span(e)?;
