@@ -446,6 +446,31 @@ mod tests {
     }
 
     #[test]
+    fn apply_uses_s_transposed_for_shear_and_r_for_rotation() {
+        let shape = BatchShape::new(1, 3, 1, 1, 1);
+        let p = [1.0f32, 10.0, 100.0];
+        let s = draw_shear(&mut Rng::new(3), 1.0);
+        let mut y = p.to_vec();
+        let shear = [Transform::Shear { amplitude: 1.0 }];
+        apply(&shear, &shape, &mut y, &mut Rng::new(3)).unwrap();
+        for d in 0..3 {
+            let want: f32 = (0..3).map(|c| p[c] * s[c][d]).sum();
+            assert!((y[d] - want).abs() < 1e-4, "shear {d}: {} vs {want}", y[d]);
+        }
+        let r = rotation_matrix(draw_rotation_angles(&mut Rng::new(4), 30.0, 1.0));
+        let mut y = p.to_vec();
+        let rot = [Transform::Rotate {
+            main_max_deg: 30.0,
+            other_max_deg: 1.0,
+        }];
+        apply(&rot, &shape, &mut y, &mut Rng::new(4)).unwrap();
+        for i in 0..3 {
+            let want: f32 = (0..3).map(|j| r[i][j] * p[j]).sum();
+            assert!((y[i] - want).abs() < 1e-4, "rotate {i}: {} vs {want}", y[i]);
+        }
+    }
+
+    #[test]
     fn rotation_matrices_match_the_spec_and_compose_z_y_x() {
         let apply_r = |angles: [f32; 3], p: [f32; 3]| {
             let shape = BatchShape::new(1, 3, 1, 1, 1);
