@@ -48,7 +48,10 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
     if files.is_empty() {
         bail!("{}: no .skeleton files to measure", raw.display());
     }
-    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let mb = bytes as f64 / 1e6;
     let pool = crate::data_cmd::rayon_pool(a.threads)?;
     let threads = pool.current_num_threads();
@@ -71,7 +74,12 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
     })?;
     let all = mb / t.elapsed().as_secs_f64();
 
-    let mut opts = PrepareOptions::new(Dataset::Ntu120, Benchmark::Xsub, &raw, tmp.path().join("prepared"));
+    let mut opts = PrepareOptions::new(
+        Dataset::Ntu120,
+        Benchmark::Xsub,
+        &raw,
+        tmp.path().join("prepared"),
+    );
     opts.force = true;
     opts.use_missing_list = false;
     opts.skip_bad = true;
@@ -83,9 +91,19 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
     let (mut ref_parse, mut ref_prep) = (None, None);
     if let Some(py) = &a.python {
         let list = tmp.path().join("files.txt");
-        std::fs::write(&list, files.iter().map(|f| format!("{}\n", f.display())).collect::<String>())?;
+        std::fs::write(
+            &list,
+            files
+                .iter()
+                .map(|f| format!("{}\n", f.display()))
+                .collect::<String>(),
+        )?;
         let script = reference_script()?;
-        eprintln!("bench: timing the NumPy reference ({} {})", py, script.display());
+        eprintln!(
+            "bench: timing the NumPy reference ({} {})",
+            py,
+            script.display()
+        );
         let out = std::process::Command::new(py)
             .arg(&script)
             .arg("--bench")
@@ -93,11 +111,17 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
             .output()
             .with_context(|| format!("running {py}"))?;
         if !out.status.success() {
-            bail!("the reference reader failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "the reference reader failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
         ref_parse = v["parse_seconds"].as_f64().map(|s| mb / s);
-        ref_prep = v["prepare_seconds"].as_f64().map(|s| files.len() as f64 / s);
+        ref_prep = v["prepare_seconds"]
+            .as_f64()
+            .map(|s| files.len() as f64 / s);
     }
     let r = DataBench {
         files: files.len(),
@@ -119,7 +143,12 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
     println!("{} files, {:.1} MB", r.files, r.megabytes);
     println!("| metric | asma | NumPy reference | ratio |");
     println!("|---|---|---|---|");
-    println!("| parse MB/s, 1 thread | {:.1} | {} | {} |", one, opt(ref_parse), opt(r.parse_speedup_1_thread));
+    println!(
+        "| parse MB/s, 1 thread | {:.1} | {} | {} |",
+        one,
+        opt(ref_parse),
+        opt(r.parse_speedup_1_thread)
+    );
     println!("| parse MB/s, {threads} threads | {:.1} | - | - |", all);
     println!(
         "| prepare samples/s ({threads} threads vs 1 process) | {:.1} | {} | {} |",
@@ -137,7 +166,11 @@ fn reference_script() -> Result<PathBuf> {
     let candidates = [
         std::env::var_os("ASMA_REFERENCE_DIR").map(|d| PathBuf::from(d).join(NAME)),
         Some(PathBuf::from("tools/reference").join(NAME)),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/reference").join(NAME)),
+        Some(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tools/reference")
+                .join(NAME),
+        ),
     ];
     candidates
         .into_iter()

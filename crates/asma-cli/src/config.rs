@@ -11,8 +11,10 @@ use serde::de::DeserializeOwned;
 pub fn load<T: DeserializeOwned>(file: Option<&Path>, sets: &[String]) -> Result<T> {
     let mut table = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
-            text.parse::<toml::Table>().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            text.parse::<toml::Table>()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
         None => toml::Table::new(),
     };
@@ -27,8 +29,11 @@ pub fn load<T: DeserializeOwned>(file: Option<&Path>, sets: &[String]) -> Result
             .unwrap_or_else(|| toml::Value::String(value.to_string()));
         insert_dotted(&mut table, key.trim(), value).with_context(|| format!("--set {set}"))?;
     }
-    let what = file.map(|p| p.display().to_string()).unwrap_or_else(|| "--set".to_string());
-    T::deserialize(toml::Value::Table(table)).map_err(|e| anyhow::anyhow!("{what}: {}", e.message()))
+    let what = file
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "--set".to_string());
+    T::deserialize(toml::Value::Table(table))
+        .map_err(|e| anyhow::anyhow!("{what}: {}", e.message()))
 }
 
 /// Sets `a.b.c = value` inside nested tables.
@@ -61,19 +66,36 @@ mod tests {
 
     impl Default for Demo {
         fn default() -> Self {
-            Demo { seed: 1, list: vec![1], name: "x".into() }
+            Demo {
+                seed: 1,
+                list: vec![1],
+                name: "x".into(),
+            }
         }
     }
 
     #[test]
     fn sets_override_defaults() {
-        let d: Demo = load(None, &["seed=7".into(), "list=[2,3]".into(), "name=abc".into()]).unwrap();
-        assert_eq!(d, Demo { seed: 7, list: vec![2, 3], name: "abc".into() });
+        let d: Demo = load(
+            None,
+            &["seed=7".into(), "list=[2,3]".into(), "name=abc".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            d,
+            Demo {
+                seed: 7,
+                list: vec![2, 3],
+                name: "abc".into()
+            }
+        );
     }
 
     #[test]
     fn unknown_key_is_an_error_naming_it() {
-        let e = load::<Demo>(None, &["sed=7".into()]).unwrap_err().to_string();
+        let e = load::<Demo>(None, &["sed=7".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `sed`"), "{e}");
     }
 

@@ -46,14 +46,24 @@ pub fn prepare(a: PrepareArgs) -> Result<()> {
         })
     });
     bar.finish();
-    let report = report.with_context(|| format!("preparing {} {} from {}", a.dataset, a.benchmark, a.raw.display()))?;
+    let report = report.with_context(|| {
+        format!(
+            "preparing {} {} from {}",
+            a.dataset,
+            a.benchmark,
+            a.raw.display()
+        )
+    })?;
     let m = &report.manifest;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     if report.up_to_date {
-        println!("{}: up to date (inputs and options unchanged), nothing to do", report.out.display());
+        println!(
+            "{}: up to date (inputs and options unchanged), nothing to do",
+            report.out.display()
+        );
     }
     println!(
         "{} {} → {}: train {}, val {} ({} layout, {} frames)",
@@ -69,7 +79,10 @@ pub fn prepare(a: PrepareArgs) -> Result<()> {
         println!("  excluded {n} file(s): {why}");
     }
     if !m.bad.is_empty() {
-        println!("  skipped {} unreadable file(s) (listed in manifest.json):", m.bad.len());
+        println!(
+            "  skipped {} unreadable file(s) (listed in manifest.json):",
+            m.bad.len()
+        );
         for b in m.bad.iter().take(5) {
             println!("    {}", b.error);
         }

@@ -23,7 +23,11 @@ impl Progress {
             b.set_message(label.to_string());
             b
         });
-        Progress { bar, label: label.to_string(), last_line: 0.into() }
+        Progress {
+            bar,
+            label: label.to_string(),
+            last_line: 0.into(),
+        }
     }
 
     /// `done` of `total`.
@@ -36,7 +40,11 @@ impl Progress {
             None => {
                 // A line per 10 % at most.
                 let decile = if total == 0 { 10 } else { done * 10 / total };
-                if self.last_line.fetch_max(decile + 1, std::sync::atomic::Ordering::Relaxed) < decile + 1 {
+                if self
+                    .last_line
+                    .fetch_max(decile + 1, std::sync::atomic::Ordering::Relaxed)
+                    < decile + 1
+                {
                     eprintln!("{}: {done}/{total}", self.label);
                 }
             }

@@ -15,8 +15,8 @@ use crate::error::{DataError, Result};
 use crate::frame50::valid_length;
 use crate::labels::read_labels;
 use crate::npy::MmapNpy;
-use crate::ntu::{is_missing, read_skeleton, to_sequence, BodyPolicy, NtuName};
 use crate::npz::{ctrgcn_split, Npz};
+use crate::ntu::{is_missing, read_skeleton, to_sequence, BodyPolicy, NtuName};
 use crate::splits::Part;
 
 /// Statistics of a list of counts.
@@ -35,13 +35,22 @@ impl Stats {
         }
         let mut v = values.to_vec();
         v.sort_unstable();
-        Some(Stats { min: v[0], max: v[v.len() - 1], mean: v.iter().sum::<usize>() as f64 / v.len() as f64, median: v[v.len() / 2] })
+        Some(Stats {
+            min: v[0],
+            max: v[v.len() - 1],
+            mean: v.iter().sum::<usize>() as f64 / v.len() as f64,
+            median: v[v.len() / 2],
+        })
     }
 }
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "min {}, median {}, mean {:.1}, max {}", self.min, self.median, self.mean, self.max)
+        write!(
+            f,
+            "min {}, median {}, mean {:.1}, max {}",
+            self.min, self.median, self.mean, self.max
+        )
     }
 }
 
@@ -85,7 +94,13 @@ impl Report {
 }
 
 fn shape_text(s: &[usize]) -> String {
-    format!("({})", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","))
+    format!(
+        "({})",
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    )
 }
 
 impl fmt::Display for Report {
@@ -96,7 +111,11 @@ impl fmt::Display for Report {
             if let Some(shape) = &s.shape {
                 write!(f, ", shape {}", shape_text(shape))?;
                 if shape.len() == 5 {
-                    write!(f, " = (N,{},{},{},{})", shape[1], shape[2], shape[3], shape[4])?;
+                    write!(
+                        f,
+                        " = (N,{},{},{},{})",
+                        shape[1], shape[2], shape[3], shape[4]
+                    )?;
                 }
             }
             if let Some(d) = &s.dtype {
@@ -104,16 +123,29 @@ impl fmt::Display for Report {
             }
             writeln!(f)?;
             if !s.classes.is_empty() {
-                let (lo, hi) = (s.classes.keys().next().unwrap(), s.classes.keys().last().unwrap());
+                let (lo, hi) = (
+                    s.classes.keys().next().unwrap(),
+                    s.classes.keys().last().unwrap(),
+                );
                 let counts: Vec<usize> = s.classes.values().copied().collect();
                 let st = Stats::of(&counts).unwrap();
-                writeln!(f, "    classes: {} present (labels {lo}..={hi}), {} to {} samples each", s.classes.len(), st.min, st.max)?;
+                writeln!(
+                    f,
+                    "    classes: {} present (labels {lo}..={hi}), {} to {} samples each",
+                    s.classes.len(),
+                    st.min,
+                    st.max
+                )?;
             }
             if let Some(fr) = &s.frames {
                 writeln!(f, "    frames: {fr}")?;
             }
             if s.samples > 0 && s.shape.as_ref().is_none_or(|sh| sh.len() == 5) {
-                writeln!(f, "    two bodies: {} of {} samples", s.two_body_samples, s.samples)?;
+                writeln!(
+                    f,
+                    "    two bodies: {} of {} samples",
+                    s.two_body_samples, s.samples
+                )?;
             }
             writeln!(f, "    non-finite values: {}", s.non_finite)?;
             for n in &s.notes {
@@ -138,14 +170,23 @@ pub fn inspect(path: &Path) -> Result<Report> {
     if meta.is_dir() {
         return inspect_dir(path);
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "npy" => inspect_npy(path),
         "npz" => inspect_npz(path),
         "pkl" | "pickle" => inspect_pickle(path),
-        "skeleton" => inspect_skeleton_files(path, &[path.to_path_buf()], "NTU RGB+D .skeleton file"),
+        "skeleton" => {
+            inspect_skeleton_files(path, &[path.to_path_buf()], "NTU RGB+D .skeleton file")
+        }
         "txt" => inspect_pku_txt(path),
-        _ => Err(DataError::invalid(path, "unknown kind of file (expected .skeleton, .npy, .npz, .pkl, PKU-MMD .txt or a folder)")),
+        _ => Err(DataError::invalid(
+            path,
+            "unknown kind of file (expected .skeleton, .npy, .npz, .pkl, PKU-MMD .txt or a folder)",
+        )),
     }
 }
 
@@ -162,9 +203,17 @@ fn inspect_dir(dir: &Path) -> Result<Report> {
         }
     }
     if !prepared.is_empty() {
-        let mut report = Report { path: dir.to_path_buf(), format: "prepared split folder (AimCLR/PSTL .npy + label .pkl)".into(), sections: vec![], problems: vec![] };
+        let mut report = Report {
+            path: dir.to_path_buf(),
+            format: "prepared split folder (AimCLR/PSTL .npy + label .pkl)".into(),
+            sections: vec![],
+            problems: vec![],
+        };
         if let Ok(Some(m)) = crate::manifest::Manifest::read(dir) {
-            report.format = format!("prepared split folder: {} {} {} (asma manifest)", m.dataset, m.benchmark, m.layout);
+            report.format = format!(
+                "prepared split folder: {} {} {} (asma manifest)",
+                m.dataset, m.benchmark, m.layout
+            );
         }
         for (part, data, labels) in prepared {
             let mut section = array_section(part.prefix(), &data, &mut report.problems)?;
@@ -187,7 +236,11 @@ fn inspect_dir(dir: &Path) -> Result<Report> {
                     Err(e) => report.problems.push(e.to_string()),
                 }
             } else {
-                report.problems.push(format!("{}: missing (labels of {})", labels.display(), data.display()));
+                report.problems.push(format!(
+                    "{}: missing (labels of {})",
+                    labels.display(),
+                    data.display()
+                ));
             }
             report.sections.push(section);
         }
@@ -202,7 +255,10 @@ fn inspect_dir(dir: &Path) -> Result<Report> {
     if !files.is_empty() {
         return inspect_skeleton_files(dir, &files, "folder of NTU RGB+D .skeleton files");
     }
-    Err(DataError::invalid(dir, "no prepared split (train_position.npy, ...) and no .skeleton files in this folder"))
+    Err(DataError::invalid(
+        dir,
+        "no prepared split (train_position.npy, ...) and no .skeleton files in this folder",
+    ))
 }
 
 /// Shape, dtype, NaN/inf, lengths and two-body count of a `(N, 3, T, 25, M)` array.
@@ -235,13 +291,19 @@ fn array_section(name: &str, data: &Path, problems: &mut Vec<String>) -> Result<
         section.non_finite += nf;
         section.two_body_samples += two as usize;
         if nf > 0 && problems.len() < 20 {
-            problems.push(format!("{}: sample {i} holds {nf} non-finite values", data.display()));
+            problems.push(format!(
+                "{}: sample {i} holds {nf} non-finite values",
+                data.display()
+            ));
         }
     }
     section.frames = Stats::of(&lengths);
     if lengths.contains(&0) {
         let empty = lengths.iter().filter(|&&l| l == 0).count();
-        problems.push(format!("{}: {empty} sample(s) have no frame with body 0 present", data.display()));
+        problems.push(format!(
+            "{}: {empty} sample(s) have no frame with body 0 present",
+            data.display()
+        ));
     }
     Ok(section)
 }
@@ -261,17 +323,33 @@ fn inspect_npy(path: &Path) -> Result<Report> {
             ..Default::default()
         }
     };
-    Ok(Report { path: path.to_path_buf(), format: "NumPy .npy array".into(), sections: vec![section], problems })
+    Ok(Report {
+        path: path.to_path_buf(),
+        format: "NumPy .npy array".into(),
+        sections: vec![section],
+        problems,
+    })
 }
 
 fn inspect_npz(path: &Path) -> Result<Report> {
     let npz = Npz::open(path)?;
     let keys: Vec<String> = npz.keys().iter().map(|k| k.to_string()).collect();
-    let mut report = Report { path: path.to_path_buf(), format: format!("NumPy .npz archive (keys: {})", keys.join(", ")), sections: vec![], problems: vec![] };
+    let mut report = Report {
+        path: path.to_path_buf(),
+        format: format!("NumPy .npz archive (keys: {})", keys.join(", ")),
+        sections: vec![],
+        problems: vec![],
+    };
     for part in [Part::Train, Part::Val] {
-        let Ok(split) = ctrgcn_split(&npz, part) else { continue };
+        let Ok(split) = ctrgcn_split(&npz, part) else {
+            continue;
+        };
         report.format = "CTR-GCN .npz (x_* (N, T, 150), y_* one-hot)".into();
-        let mut s = Section { name: part.prefix().into(), samples: split.len(), ..Default::default() };
+        let mut s = Section {
+            name: part.prefix().into(),
+            samples: split.len(),
+            ..Default::default()
+        };
         s.shape = Some(vec![split.len(), split.frames(), 150]);
         let mut lengths = Vec::new();
         for i in 0..split.len() {
@@ -281,8 +359,13 @@ fn inspect_npz(path: &Path) -> Result<Report> {
             }
             match split.sample(i) {
                 Ok(seq) => {
-                    lengths.push((0..seq.frames).filter(|&t| !seq.body_is_empty(t, 0)).count());
-                    s.two_body_samples += (0..seq.frames).any(|t| !seq.body_is_empty(t, 1)) as usize;
+                    lengths.push(
+                        (0..seq.frames)
+                            .filter(|&t| !seq.body_is_empty(t, 0))
+                            .count(),
+                    );
+                    s.two_body_samples +=
+                        (0..seq.frames).any(|t| !seq.body_is_empty(t, 1)) as usize;
                 }
                 Err(e) => {
                     s.non_finite += 1;
@@ -310,27 +393,50 @@ fn inspect_npz(path: &Path) -> Result<Report> {
 
 fn inspect_pickle(path: &Path) -> Result<Report> {
     if let Ok(l) = read_labels(path) {
-        let mut s = Section { name: file_name(path), samples: l.labels.len(), ..Default::default() };
+        let mut s = Section {
+            name: file_name(path),
+            samples: l.labels.len(),
+            ..Default::default()
+        };
         for &c in &l.labels {
             *s.classes.entry(c).or_default() += 1;
         }
         if let Some(first) = l.names.first() {
             s.notes.push(format!("first sample: {first}"));
         }
-        return Ok(Report { path: path.to_path_buf(), format: "label pickle (names, labels)".into(), sections: vec![s], problems: vec![] });
+        return Ok(Report {
+            path: path.to_path_buf(),
+            format: "label pickle (names, labels)".into(),
+            sections: vec![s],
+            problems: vec![],
+        });
     }
     let file = crate::pyskl::read_pyskl(path)?;
-    let mut report = Report { path: path.to_path_buf(), format: "pyskl / mmaction2 3-D annotation pickle".into(), sections: vec![], problems: vec![] };
-    let mut all = Section { name: "annotations".into(), samples: file.samples.len(), ..Default::default() };
+    let mut report = Report {
+        path: path.to_path_buf(),
+        format: "pyskl / mmaction2 3-D annotation pickle".into(),
+        sections: vec![],
+        problems: vec![],
+    };
+    let mut all = Section {
+        name: "annotations".into(),
+        samples: file.samples.len(),
+        ..Default::default()
+    };
     let mut lengths = Vec::new();
     for s in &file.samples {
         *all.classes.entry(s.label).or_default() += 1;
         lengths.push(s.sequence.frames);
-        all.two_body_samples += (0..s.sequence.frames).any(|t| !s.sequence.body_is_empty(t, 1)) as usize;
+        all.two_body_samples +=
+            (0..s.sequence.frames).any(|t| !s.sequence.body_is_empty(t, 1)) as usize;
         let nf = s.sequence.data.iter().filter(|v| !v.is_finite()).count();
         all.non_finite += nf;
         if nf > 0 {
-            report.problems.push(format!("{}: sample {} holds {nf} non-finite values", path.display(), s.name));
+            report.problems.push(format!(
+                "{}: sample {} holds {nf} non-finite values",
+                path.display(),
+                s.name
+            ));
         }
     }
     all.frames = Stats::of(&lengths);
@@ -343,15 +449,26 @@ fn inspect_pickle(path: &Path) -> Result<Report> {
 
 fn inspect_pku_txt(path: &Path) -> Result<Report> {
     let frames = crate::pku::read_pku_frames(path)?;
-    let two = frames.iter().filter(|f| f[75..].iter().any(|&v| v != 0.0)).count();
+    let two = frames
+        .iter()
+        .filter(|f| f[75..].iter().any(|&v| v != 0.0))
+        .count();
     let s = Section {
         name: file_name(path),
         samples: 1,
         frames: Stats::of(&[frames.len()]),
-        notes: vec![format!("{two} of {} frames have a second body", frames.len())],
+        notes: vec![format!(
+            "{two} of {} frames have a second body",
+            frames.len()
+        )],
         ..Default::default()
     };
-    Ok(Report { path: path.to_path_buf(), format: "PKU-MMD skeleton file (150 values per frame)".into(), sections: vec![s], problems: vec![] })
+    Ok(Report {
+        path: path.to_path_buf(),
+        format: "PKU-MMD skeleton file (150 values per frame)".into(),
+        sections: vec![s],
+        problems: vec![],
+    })
 }
 
 fn inspect_skeleton_files(path: &Path, files: &[PathBuf], format: &str) -> Result<Report> {
@@ -367,9 +484,14 @@ fn inspect_skeleton_files(path: &Path, files: &[PathBuf], format: &str) -> Resul
             (f.clone(), r)
         })
         .collect();
-    let mut s = Section { name: "files".into(), samples: files.len(), ..Default::default() };
+    let mut s = Section {
+        name: "files".into(),
+        samples: files.len(),
+        ..Default::default()
+    };
     let mut problems = Vec::new();
-    let (mut lengths, mut max_bodies, mut empty_frames, mut missing, mut unnamed, mut over300) = (vec![], 0, 0, 0, 0, 0);
+    let (mut lengths, mut max_bodies, mut empty_frames, mut missing, mut unnamed, mut over300) =
+        (vec![], 0, 0, 0, 0, 0);
     for (f, r) in results {
         let stem = f.file_stem().and_then(|x| x.to_str()).unwrap_or("");
         match stem.parse::<NtuName>() {
@@ -389,19 +511,31 @@ fn inspect_skeleton_files(path: &Path, files: &[PathBuf], format: &str) -> Resul
         }
     }
     s.frames = Stats::of(&lengths);
-    s.notes.push(format!("most bodies in one frame: {max_bodies}; frames with no body: {empty_frames}"));
+    s.notes.push(format!(
+        "most bodies in one frame: {max_bodies}; frames with no body: {empty_frames}"
+    ));
     if missing > 0 {
-        s.notes.push(format!("{missing} file(s) on the official missing-skeleton list (prepare skips them)"));
+        s.notes.push(format!(
+            "{missing} file(s) on the official missing-skeleton list (prepare skips them)"
+        ));
     }
     if unnamed > 0 {
-        s.notes.push(format!("{unnamed} file(s) not named SsssCcccPpppRrrrAaaa"));
+        s.notes
+            .push(format!("{unnamed} file(s) not named SsssCcccPpppRrrrAaaa"));
     }
     if over300 > 0 {
         problems.push(format!("{over300} file(s) have more than 300 frames"));
     }
-    Ok(Report { path: path.to_path_buf(), format: format.into(), sections: vec![s], problems })
+    Ok(Report {
+        path: path.to_path_buf(),
+        format: format.into(),
+        sections: vec![s],
+        problems,
+    })
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

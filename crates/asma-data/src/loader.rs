@@ -39,10 +39,19 @@ impl SkeletonDataset {
         if labels.labels.len() != data.len() {
             return Err(DataError::invalid(
                 label_path,
-                format!("has {} labels but {} holds {} samples", labels.labels.len(), data_path.display(), data.len()),
+                format!(
+                    "has {} labels but {} holds {} samples",
+                    labels.labels.len(),
+                    data_path.display(),
+                    data.len()
+                ),
             ));
         }
-        Ok(SkeletonDataset { data, names: labels.names, labels: labels.labels })
+        Ok(SkeletonDataset {
+            data,
+            names: labels.names,
+            labels: labels.labels,
+        })
     }
 
     /// Opens `<dir>/<part>_position.npy` (frame50) or `<dir>/<part>_data.npy` (300 frames)
@@ -53,7 +62,12 @@ impl SkeletonDataset {
             .into_iter()
             .map(|f| dir.join(f))
             .find(|f| f.exists())
-            .ok_or_else(|| DataError::invalid(dir, format!("no {p}_position.npy or {p}_data.npy in this folder")))?;
+            .ok_or_else(|| {
+                DataError::invalid(
+                    dir,
+                    format!("no {p}_position.npy or {p}_data.npy in this folder"),
+                )
+            })?;
         Self::open(&data, &dir.join(format!("{p}_label.pkl")))
     }
 
@@ -98,7 +112,10 @@ impl SkeletonDataset {
         match self.labels.iter().position(|&l| l >= num_classes) {
             Some(i) => Err(DataError::invalid(
                 self.path(),
-                format!("sample {} ({}) has label {}, beyond the {num_classes} classes of the model", i, self.names[i], self.labels[i]),
+                format!(
+                    "sample {} ({}) has label {}, beyond the {num_classes} classes of the model",
+                    i, self.names[i], self.labels[i]
+                ),
             )),
             None => Ok(()),
         }
@@ -252,15 +269,19 @@ impl Loader {
         let bs = self.cfg.batch_size;
         let samples: Vec<usize> = order.iter().skip(index * bs).take(bs).copied().collect();
         if samples.is_empty() {
-            return Err(DataError::Config(format!("batch {index} is past the end of the epoch")));
+            return Err(DataError::Config(format!(
+                "batch {index} is past the end of the epoch"
+            )));
         }
         let [c, t, v, m] = self.dataset.sample_shape();
         let shape = BatchShape::new(samples.len(), c, t, v, m);
         let mut raw = vec![0f32; shape.len()];
-        raw.par_chunks_mut(shape.sample_len()).zip(&samples).try_for_each(|(dst, &i)| -> Result<()> {
-            dst.copy_from_slice(&self.dataset.sample(i)?);
-            Ok(())
-        })?;
+        raw.par_chunks_mut(shape.sample_len())
+            .zip(&samples)
+            .try_for_each(|(dst, &i)| -> Result<()> {
+                dst.copy_from_slice(&self.dataset.sample(i)?);
+                Ok(())
+            })?;
         let streamed = apply_stream(self.cfg.stream, &shape, &raw);
         let mut rng = Rng::derive(self.cfg.seed, (epoch << 32) | index as u64);
         let degrees = NTU25.degrees();
@@ -271,14 +292,29 @@ impl Loader {
             let (vshape, data) = if view.frame_mask.0 == FrameMask::None {
                 (shape, data)
             } else {
-                let frames = view.frame_mask.0.select(&shape, &data, &self.cfg.mask, &mut rng)?;
+                let frames = view
+                    .frame_mask
+                    .0
+                    .select(&shape, &data, &self.cfg.mask, &mut rng)?;
                 gather_frames(&shape, &data, &frames)?
             };
-            let joints = view.joint_mask.0.select(&degrees, &self.cfg.mask, &mut rng)?;
-            views.push(View { shape: vshape, data, joints });
+            let joints = view
+                .joint_mask
+                .0
+                .select(&degrees, &self.cfg.mask, &mut rng)?;
+            views.push(View {
+                shape: vshape,
+                data,
+                joints,
+            });
         }
         let labels = samples.iter().map(|&i| self.dataset.labels()[i]).collect();
-        Ok(Batch { index, samples, labels, views })
+        Ok(Batch {
+            index,
+            samples,
+            labels,
+            views,
+        })
     }
 
     /// The batches of `epoch`, built ahead in a background thread (`prefetch` deep).
@@ -296,7 +332,11 @@ impl Loader {
                 }
             }
         });
-        EpochIter { rx, handle: Some(handle), remaining: total }
+        EpochIter {
+            rx,
+            handle: Some(handle),
+            remaining: total,
+        }
     }
 }
 
@@ -321,7 +361,11 @@ impl Iterator for EpochIter {
             }
             Err(_) => {
                 self.remaining = 0;
-                let panicked = self.handle.take().map(|h| h.join().is_err()).unwrap_or(false);
+                let panicked = self
+                    .handle
+                    .take()
+                    .map(|h| h.join().is_err())
+                    .unwrap_or(false);
                 panicked.then(|| Err(DataError::Config("the loader thread panicked".into())))
             }
         }
@@ -346,7 +390,10 @@ impl Drop for EpochIter {
 /// Where a prepared split lives: used by commands that take `--data DIR`.
 pub fn split_files(dir: &Path, part: Part) -> (PathBuf, PathBuf) {
     let p = part.prefix();
-    (dir.join(format!("{p}_position.npy")), dir.join(format!("{p}_label.pkl")))
+    (
+        dir.join(format!("{p}_position.npy")),
+        dir.join(format!("{p}_label.pkl")),
+    )
 }
 
 #[cfg(test)]
@@ -358,9 +405,21 @@ mod tests {
     fn dataset(n: usize) -> (tempfile::TempDir, Arc<SkeletonDataset>) {
         let dir = tempfile::tempdir().unwrap();
         let len = 3 * 50 * 25 * 2;
-        let data: Vec<f32> = (0..n * len).map(|i| ((i % 977) as f32 * 0.013).sin()).collect();
-        write_npy_f32(&dir.path().join("train_position.npy"), &[n, 3, 50, 25, 2], &data).unwrap();
-        let labels = Labels { names: (0..n).map(|i| format!("S001C001P001R001A{:03}.skeleton", i % 5 + 1)).collect(), labels: (0..n).map(|i| i % 5).collect() };
+        let data: Vec<f32> = (0..n * len)
+            .map(|i| ((i % 977) as f32 * 0.013).sin())
+            .collect();
+        write_npy_f32(
+            &dir.path().join("train_position.npy"),
+            &[n, 3, 50, 25, 2],
+            &data,
+        )
+        .unwrap();
+        let labels = Labels {
+            names: (0..n)
+                .map(|i| format!("S001C001P001R001A{:03}.skeleton", i % 5 + 1))
+                .collect(),
+            labels: (0..n).map(|i| i % 5).collect(),
+        };
         write_labels(&dir.path().join("train_label.pkl"), &labels).unwrap();
         let ds = Arc::new(SkeletonDataset::open_split(dir.path(), Part::Train).unwrap());
         (dir, ds)
@@ -368,31 +427,64 @@ mod tests {
 
     fn asma_views() -> Vec<ViewConfig> {
         vec![
-            ViewConfig { transforms: augment::pstl_pretrain(), ..Default::default() },
-            ViewConfig { transforms: augment::pstl_pretrain(), frame_mask: FrameMaskSetting(FrameMask::High), ..Default::default() },
-            ViewConfig { transforms: augment::pstl_pretrain(), joint_mask: JointMaskSetting(JointMask::Low), ..Default::default() },
+            ViewConfig {
+                transforms: augment::pstl_pretrain(),
+                ..Default::default()
+            },
+            ViewConfig {
+                transforms: augment::pstl_pretrain(),
+                frame_mask: FrameMaskSetting(FrameMask::High),
+                ..Default::default()
+            },
+            ViewConfig {
+                transforms: augment::pstl_pretrain(),
+                joint_mask: JointMaskSetting(JointMask::Low),
+                ..Default::default()
+            },
         ]
     }
 
     #[test]
     fn every_sample_once_per_epoch_with_partial_last_batch() {
         let (_d, ds) = dataset(10);
-        let l = Loader::new(ds, LoaderConfig { batch_size: 4, ..Default::default() }).unwrap();
+        let l = Loader::new(
+            ds,
+            LoaderConfig {
+                batch_size: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(l.batches_per_epoch(), 3);
         let batches: Vec<Batch> = l.epoch(0).map(|b| b.unwrap()).collect();
-        assert_eq!(batches.iter().map(|b| b.samples.len()).collect::<Vec<_>>(), vec![4, 4, 2]);
+        assert_eq!(
+            batches.iter().map(|b| b.samples.len()).collect::<Vec<_>>(),
+            vec![4, 4, 2]
+        );
         let mut all: Vec<usize> = batches.iter().flat_map(|b| b.samples.clone()).collect();
         all.sort();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         assert_ne!(l.order(0), l.order(1), "epochs are shuffled differently");
-        let dl = Loader::new(l.dataset().clone(), LoaderConfig { batch_size: 4, drop_last: true, ..Default::default() }).unwrap();
+        let dl = Loader::new(
+            l.dataset().clone(),
+            LoaderConfig {
+                batch_size: 4,
+                drop_last: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(dl.epoch(0).count(), 2);
     }
 
     #[test]
     fn views_have_the_masked_shapes_and_labels_follow_samples() {
         let (_d, ds) = dataset(6);
-        let cfg = LoaderConfig { batch_size: 6, views: asma_views(), ..Default::default() };
+        let cfg = LoaderConfig {
+            batch_size: 6,
+            views: asma_views(),
+            ..Default::default()
+        };
         let l = Loader::new(ds.clone(), cfg).unwrap();
         let b = l.epoch(3).next().unwrap().unwrap();
         assert_eq!(b.views[0].shape, BatchShape::new(6, 3, 50, 25, 2));
@@ -400,7 +492,9 @@ mod tests {
         assert_eq!(b.views[1].data.len(), 6 * 3 * 30 * 25 * 2);
         assert!(b.views[0].joints.removed.is_empty());
         let removed = &b.views[2].joints.removed;
-        assert!(!removed.is_empty() && removed.len() <= 8 && removed.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            !removed.is_empty() && removed.len() <= 8 && removed.windows(2).all(|w| w[0] < w[1])
+        );
         for (s, l) in b.samples.iter().zip(&b.labels) {
             assert_eq!(ds.labels()[*s], *l);
         }
@@ -409,7 +503,12 @@ mod tests {
     #[test]
     fn deterministic_for_a_seed_prefetched_or_not() {
         let (_d, ds) = dataset(9);
-        let cfg = LoaderConfig { batch_size: 4, views: asma_views(), stream: Stream::Motion, ..Default::default() };
+        let cfg = LoaderConfig {
+            batch_size: 4,
+            views: asma_views(),
+            stream: Stream::Motion,
+            ..Default::default()
+        };
         let l = Loader::new(ds.clone(), cfg.clone()).unwrap();
         let a: Vec<Batch> = l.epoch(2).map(|b| b.unwrap()).collect();
         let order = l.order(2);
@@ -425,16 +524,33 @@ mod tests {
         assert!(ds.check_num_classes(5).is_ok());
         let e = ds.check_num_classes(3).unwrap_err().to_string();
         assert!(e.contains("label 3, beyond the 3 classes"), "{e}");
-        let labels = Labels { names: vec!["a".into()], labels: vec![0] };
+        let labels = Labels {
+            names: vec!["a".into()],
+            labels: vec![0],
+        };
         write_labels(&d.path().join("train_label.pkl"), &labels).unwrap();
-        let e = SkeletonDataset::open_split(d.path(), Part::Train).err().unwrap().to_string();
-        assert!(e.contains("train_label.pkl: has 1 labels but") && e.contains("holds 4 samples"), "{e}");
+        let e = SkeletonDataset::open_split(d.path(), Part::Train)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("train_label.pkl: has 1 labels but") && e.contains("holds 4 samples"),
+            "{e}"
+        );
     }
 
     #[test]
     fn dropping_an_epoch_early_stops_the_producer() {
         let (_d, ds) = dataset(20);
-        let l = Loader::new(ds, LoaderConfig { batch_size: 2, prefetch: 1, ..Default::default() }).unwrap();
+        let l = Loader::new(
+            ds,
+            LoaderConfig {
+                batch_size: 2,
+                prefetch: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let mut it = l.epoch(0);
         assert!(it.next().unwrap().is_ok());
         drop(it); // must not hang

@@ -86,7 +86,11 @@ impl Manifest {
 
     /// True when every output still exists with its recorded size.
     pub fn outputs_intact(&self, dir: &Path) -> bool {
-        self.outputs.iter().all(|o| std::fs::metadata(dir.join(&o.file)).map(|m| m.len() == o.bytes).unwrap_or(false))
+        self.outputs.iter().all(|o| {
+            std::fs::metadata(dir.join(&o.file))
+                .map(|m| m.len() == o.bytes)
+                .unwrap_or(false)
+        })
     }
 }
 
@@ -147,14 +151,21 @@ mod tests {
             class_counts: BTreeMap::new(),
             excluded: BTreeMap::new(),
             bad: vec![],
-            outputs: vec![OutputFile { file: "a.npy".into(), bytes: 5, sha256: sha256_file(&dir.path().join("a.npy")).unwrap() }],
+            outputs: vec![OutputFile {
+                file: "a.npy".into(),
+                bytes: 5,
+                sha256: sha256_file(&dir.path().join("a.npy")).unwrap(),
+            }],
         };
         m.write(dir.path()).unwrap();
         assert_eq!(Manifest::read(dir.path()).unwrap(), Some(m.clone()));
         assert!(m.outputs_intact(dir.path()));
         std::fs::write(dir.path().join("a.npy"), b"123").unwrap();
         assert!(!m.outputs_intact(dir.path()));
-        assert_eq!(m.outputs[0].sha256, "5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5");
+        assert_eq!(
+            m.outputs[0].sha256,
+            "5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5"
+        );
     }
 
     #[test]
@@ -162,6 +173,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(MANIFEST_FILE), b"{").unwrap();
         let e = Manifest::read(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("manifest.json: not a valid asma manifest"), "{e}");
+        assert!(
+            e.contains("manifest.json: not a valid asma manifest"),
+            "{e}"
+        );
     }
 }

@@ -64,7 +64,12 @@ pub struct PrepareOptions {
 
 impl PrepareOptions {
     /// Defaults for `dataset`/`benchmark` from `raw` to `out`.
-    pub fn new(dataset: Dataset, benchmark: Benchmark, raw: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        dataset: Dataset,
+        benchmark: Benchmark,
+        raw: impl Into<PathBuf>,
+        out: impl Into<PathBuf>,
+    ) -> Self {
         PrepareOptions {
             dataset,
             benchmark,
@@ -90,7 +95,11 @@ impl PrepareOptions {
 
     /// Output data file of `part`: AimCLR's names.
     pub fn data_file(&self, part: Part) -> String {
-        let kind = if self.frames == MAX_FRAMES { "data" } else { "position" };
+        let kind = if self.frames == MAX_FRAMES {
+            "data"
+        } else {
+            "position"
+        };
         format!("{}_{kind}.npy", part.prefix())
     }
 }
@@ -114,17 +123,36 @@ pub struct PrepareReport {
 }
 
 /// Runs the preparation.
-pub fn prepare(opts: &PrepareOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<PrepareReport> {
+pub fn prepare(
+    opts: &PrepareOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<PrepareReport> {
     if opts.frames == 0 || opts.frames > MAX_FRAMES {
-        return Err(DataError::Config(format!("--frames {} is outside 1..={MAX_FRAMES}", opts.frames)));
+        return Err(DataError::Config(format!(
+            "--frames {} is outside 1..={MAX_FRAMES}",
+            opts.frames
+        )));
     }
     let list = if opts.dataset.is_ntu() {
-        list_ntu(&opts.raw, opts.dataset, opts.benchmark, opts.use_missing_list)?
+        list_ntu(
+            &opts.raw,
+            opts.dataset,
+            opts.benchmark,
+            opts.use_missing_list,
+        )?
     } else {
-        let labels = opts.pku_labels.as_deref().ok_or_else(|| DataError::Config("PKU-MMD needs --pku-labels DIR".into()))?;
-        let split = opts.pku_split.as_deref().ok_or_else(|| DataError::Config("PKU-MMD needs --pku-split FILE".into()))?;
+        let labels = opts
+            .pku_labels
+            .as_deref()
+            .ok_or_else(|| DataError::Config("PKU-MMD needs --pku-labels DIR".into()))?;
+        let split = opts
+            .pku_split
+            .as_deref()
+            .ok_or_else(|| DataError::Config("PKU-MMD needs --pku-split FILE".into()))?;
         if opts.benchmark == Benchmark::Xset {
-            return Err(DataError::Config("PKU-MMD has xsub and xview splits (given by --pku-split), not xset".into()));
+            return Err(DataError::Config(
+                "PKU-MMD has xsub and xview splits (given by --pku-split), not xset".into(),
+            ));
         }
         list_pku(&opts.raw, labels, split)?
     };
@@ -133,7 +161,11 @@ pub fn prepare(opts: &PrepareOptions, progress: &(dyn Fn(Progress) + Sync)) -> R
     if !opts.force {
         if let Some(m) = Manifest::read(&opts.out)? {
             if m.fingerprint == fingerprint && m.outputs_intact(&opts.out) {
-                return Ok(PrepareReport { up_to_date: true, out: opts.out.clone(), manifest: m });
+                return Ok(PrepareReport {
+                    up_to_date: true,
+                    out: opts.out.clone(),
+                    manifest: m,
+                });
             }
         }
     }
@@ -191,7 +223,10 @@ pub fn prepare(opts: &PrepareOptions, progress: &(dyn Fn(Progress) + Sync)) -> R
     for (sample, r) in outcome {
         if let Err((path, e)) = r {
             ok[sample] = false;
-            bad.push(BadInput { file: path.display().to_string(), error: e.to_string() });
+            bad.push(BadInput {
+                file: path.display().to_string(),
+                error: e.to_string(),
+            });
             if first_error.as_ref().is_none_or(|(s, _)| *s > sample) {
                 first_error = Some((sample, e));
             }
@@ -223,30 +258,60 @@ pub fn prepare(opts: &PrepareOptions, progress: &(dyn Fn(Progress) + Sync)) -> R
     };
     let mut finished = Vec::new();
     for (part, writer) in parts.into_iter().zip(writers) {
-        let keep: Vec<bool> = list.samples.iter().zip(&ok).filter(|(s, _)| s.part == part).map(|(_, &k)| k).collect();
-        let kept: Vec<&SampleRef> = list.samples.iter().zip(&ok).filter(|(s, &k)| s.part == part && k).map(|(s, _)| s).collect();
+        let keep: Vec<bool> = list
+            .samples
+            .iter()
+            .zip(&ok)
+            .filter(|(s, _)| s.part == part)
+            .map(|(_, &k)| k)
+            .collect();
+        let kept: Vec<&SampleRef> = list
+            .samples
+            .iter()
+            .zip(&ok)
+            .filter(|(s, &k)| s.part == part && k)
+            .map(|(s, _)| s)
+            .collect();
         writer.finish(&keep)?;
-        let labels = Labels { names: kept.iter().map(|s| s.name.clone()).collect(), labels: kept.iter().map(|s| s.label).collect() };
+        let labels = Labels {
+            names: kept.iter().map(|s| s.name.clone()).collect(),
+            labels: kept.iter().map(|s| s.label).collect(),
+        };
         let label_file = format!("{}_label.pkl", part.prefix());
         let label_tmp = tmp_path(&opts.out.join(&label_file));
         write_labels(&label_tmp, &labels)?;
-        std::fs::rename(&label_tmp, opts.out.join(&label_file)).map_err(|e| DataError::io(opts.out.join(&label_file), e))?;
-        manifest.counts.insert(part.prefix().to_string(), kept.len());
+        std::fs::rename(&label_tmp, opts.out.join(&label_file))
+            .map_err(|e| DataError::io(opts.out.join(&label_file), e))?;
+        manifest
+            .counts
+            .insert(part.prefix().to_string(), kept.len());
         let mut per_class: BTreeMap<usize, usize> = BTreeMap::new();
         for s in &kept {
             *per_class.entry(s.label).or_default() += 1;
         }
-        manifest.class_counts.insert(part.prefix().to_string(), per_class);
+        manifest
+            .class_counts
+            .insert(part.prefix().to_string(), per_class);
         finished.push(opts.data_file(part));
         finished.push(label_file);
     }
     for file in finished {
         let path = opts.out.join(&file);
-        let bytes = std::fs::metadata(&path).map_err(|e| DataError::io(&path, e))?.len();
-        manifest.outputs.push(OutputFile { sha256: sha256_file(&path)?, file, bytes });
+        let bytes = std::fs::metadata(&path)
+            .map_err(|e| DataError::io(&path, e))?
+            .len();
+        manifest.outputs.push(OutputFile {
+            sha256: sha256_file(&path)?,
+            file,
+            bytes,
+        });
     }
     manifest.write(&opts.out)?;
-    Ok(PrepareReport { up_to_date: false, out: opts.out.clone(), manifest })
+    Ok(PrepareReport {
+        up_to_date: false,
+        out: opts.out.clone(),
+        manifest,
+    })
 }
 
 type UnitResult = Vec<(usize, std::result::Result<Sequence, (PathBuf, DataError)>)>;
@@ -260,21 +325,39 @@ fn process_unit(unit: &Unit, opts: &PrepareOptions) -> UnitResult {
                 .and_then(|s| to_layout(s, opts.frames, path));
             vec![(*sample, seq.map_err(|e| (path.clone(), e)))]
         }
-        Unit::PkuVideo { video, skeleton, label_file, labels, samples } => {
+        Unit::PkuVideo {
+            video,
+            skeleton,
+            label_file,
+            labels,
+            samples,
+        } => {
             let frames = match read_pku_frames(skeleton) {
                 Ok(f) => f,
-                Err(e) => return samples.iter().map(|&s| (s, Err((skeleton.clone(), clone_err(&e))))).collect(),
+                Err(e) => {
+                    return samples
+                        .iter()
+                        .map(|&s| (s, Err((skeleton.clone(), clone_err(&e)))))
+                        .collect()
+                }
             };
             match crate::pku::cut_clips(video, &frames, labels, label_file) {
                 Ok(clips) => samples
                     .iter()
                     .zip(clips)
                     .map(|(&s, clip)| {
-                        let seq = to_layout(centre_crop(&clip.sequence, MAX_FRAMES), opts.frames, skeleton);
+                        let seq = to_layout(
+                            centre_crop(&clip.sequence, MAX_FRAMES),
+                            opts.frames,
+                            skeleton,
+                        );
                         (s, seq.map_err(|e| (skeleton.clone(), e)))
                     })
                     .collect(),
-                Err(e) => samples.iter().map(|&s| (s, Err((label_file.clone(), clone_err(&e))))).collect(),
+                Err(e) => samples
+                    .iter()
+                    .map(|&s| (s, Err((label_file.clone(), clone_err(&e)))))
+                    .collect(),
             }
         }
     }
@@ -282,7 +365,12 @@ fn process_unit(unit: &Unit, opts: &PrepareOptions) -> UnitResult {
 
 fn clone_err(e: &DataError) -> DataError {
     match e.path() {
-        Some(p) => DataError::invalid(p, e.to_string().trim_start_matches(&format!("{}: ", p.display())).to_string()),
+        Some(p) => DataError::invalid(
+            p,
+            e.to_string()
+                .trim_start_matches(&format!("{}: ", p.display()))
+                .to_string(),
+        ),
         None => DataError::Config(e.to_string()),
     }
 }
@@ -292,13 +380,19 @@ fn to_layout(seq: Sequence, frames: usize, path: &Path) -> Result<Sequence> {
     if frames == MAX_FRAMES {
         return Ok(pad_frames(&seq, MAX_FRAMES));
     }
-    let opts = Frame50Options { frames, ..Default::default() };
+    let opts = Frame50Options {
+        frames,
+        ..Default::default()
+    };
     frame50(&seq, &opts).map_err(|e| DataError::invalid(path, e.to_string()))
 }
 
 fn options_map(opts: &PrepareOptions) -> BTreeMap<String, serde_json::Value> {
     let mut m = BTreeMap::new();
-    m.insert("body_policy".into(), serde_json::to_value(opts.body_policy).unwrap());
+    m.insert(
+        "body_policy".into(),
+        serde_json::to_value(opts.body_policy).unwrap(),
+    );
     m.insert("use_missing_list".into(), opts.use_missing_list.into());
     m.insert("skip_bad".into(), opts.skip_bad.into());
     m.insert("frames".into(), opts.frames.into());
@@ -316,11 +410,27 @@ fn fingerprint(opts: &PrepareOptions, list: &SourceList) -> Result<String> {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(format!("{}|{}|", opts.dataset, opts.benchmark).as_bytes());
-    h.update(serde_json::to_string(&options_map(opts)).unwrap().as_bytes());
+    h.update(
+        serde_json::to_string(&options_map(opts))
+            .unwrap()
+            .as_bytes(),
+    );
     for f in &list.files {
         let meta = std::fs::metadata(f).map_err(|e| DataError::io(f, e))?;
-        let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
-        h.update(format!("{}|{}|{:?}\n", f.file_name().unwrap_or_default().to_string_lossy(), meta.len(), mtime).as_bytes());
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
+        h.update(
+            format!(
+                "{}|{}|{:?}\n",
+                f.file_name().unwrap_or_default().to_string_lossy(),
+                meta.len(),
+                mtime
+            )
+            .as_bytes(),
+        );
     }
     Ok(hex(&h.finalize()))
 }

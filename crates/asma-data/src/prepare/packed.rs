@@ -39,9 +39,18 @@ unsafe impl Send for RowSink<'_> {}
 impl RowSink<'_> {
     /// Copies `values` into row `row`. Each row must be written by one thread only.
     pub fn write_row(&self, row: usize, values: &[f32]) {
-        assert!(row < self.rows && values.len() == self.row_len, "row {row} out of range or wrong length");
+        assert!(
+            row < self.rows && values.len() == self.row_len,
+            "row {row} out of range or wrong length"
+        );
         // SAFETY: in bounds (checked above), aligned (checked in `sink`), rows disjoint.
-        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.base.add(row * self.row_len), self.row_len) }
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                values.as_ptr(),
+                self.base.add(row * self.row_len),
+                self.row_len,
+            )
+        }
     }
 }
 
@@ -53,7 +62,9 @@ impl PackedWriter {
     /// Creates `<path>.tmp` sized for `rows` rows of `row_shape` f32 values.
     pub fn create(path: &Path, rows: usize, row_shape: [usize; 4]) -> Result<Self> {
         if cfg!(target_endian = "big") {
-            return Err(DataError::Config("writing .npy files needs a little-endian machine".into()));
+            return Err(DataError::Config(
+                "writing .npy files needs a little-endian machine".into(),
+            ));
         }
         let tmp = tmp_path(path);
         let header = header_bytes("<f4", &shape_of(rows, row_shape));
@@ -66,19 +77,37 @@ impl PackedWriter {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| DataError::io(&tmp, e))?;
-        file.set_len(total as u64).map_err(|e| DataError::io(&tmp, e))?;
+        file.set_len(total as u64)
+            .map_err(|e| DataError::io(&tmp, e))?;
         // SAFETY: the file was just created by us and is not resized while mapped.
         let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| DataError::io(&tmp, e))?;
         map[..header.len()].copy_from_slice(&header);
-        Ok(PackedWriter { path: path.to_path_buf(), tmp, file, map, header_len: header.len(), rows, row_shape })
+        Ok(PackedWriter {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+            map,
+            header_len: header.len(),
+            rows,
+            row_shape,
+        })
     }
 
     /// A handle for parallel row writes.
     pub fn sink(&mut self) -> RowSink<'_> {
         let row_len: usize = self.row_shape.iter().product();
         let base = self.map[self.header_len..].as_mut_ptr();
-        assert_eq!(base as usize % std::mem::align_of::<f32>(), 0, ".npy header keeps f32 data aligned");
-        RowSink { base: base as *mut f32, rows: self.rows, row_len, _map: std::marker::PhantomData }
+        assert_eq!(
+            base as usize % std::mem::align_of::<f32>(),
+            0,
+            ".npy header keeps f32 data aligned"
+        );
+        RowSink {
+            base: base as *mut f32,
+            rows: self.rows,
+            row_len,
+            _map: std::marker::PhantomData,
+        }
     }
 
     /// Removes the rows whose `keep` flag is false, rewrites the header, flushes, and
@@ -91,7 +120,8 @@ impl PackedWriter {
             if k {
                 if kept != i {
                     let src = self.header_len + i * row_bytes;
-                    self.map.copy_within(src..src + row_bytes, self.header_len + kept * row_bytes);
+                    self.map
+                        .copy_within(src..src + row_bytes, self.header_len + kept * row_bytes);
                 }
                 kept += 1;
             }
@@ -101,14 +131,17 @@ impl PackedWriter {
             self.map[..header.len()].copy_from_slice(&header);
             self.map.flush().map_err(|e| DataError::io(&self.tmp, e))?;
             drop(self.map);
-            self.file.set_len((self.header_len + kept * row_bytes) as u64).map_err(|e| DataError::io(&self.tmp, e))?;
+            self.file
+                .set_len((self.header_len + kept * row_bytes) as u64)
+                .map_err(|e| DataError::io(&self.tmp, e))?;
         } else {
             // A header of another padded length: rewrite the file behind a new header.
             self.map.flush().map_err(|e| DataError::io(&self.tmp, e))?;
             let moved = tmp_path(&self.tmp);
             let mut out = File::create(&moved).map_err(|e| DataError::io(&moved, e))?;
             use std::io::Write;
-            out.write_all(&header).map_err(|e| DataError::io(&moved, e))?;
+            out.write_all(&header)
+                .map_err(|e| DataError::io(&moved, e))?;
             out.write_all(&self.map[self.header_len..self.header_len + kept * row_bytes])
                 .map_err(|e| DataError::io(&moved, e))?;
             drop(self.map);
