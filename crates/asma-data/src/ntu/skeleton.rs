@@ -197,7 +197,8 @@ pub fn parse_skeleton(data: &[u8], path: &Path) -> Result<SkeletonFile> {
             &mut toks,
             &format!("the body count of frame {} of {n_frames}", f + 1),
         )?;
-        let mut bodies = Vec::with_capacity(n_bodies);
+        // Capacity bounded: a corrupt count must not allocate before the data proves it.
+        let mut bodies = Vec::with_capacity(n_bodies.min(8));
         let mut b = 0;
         while b < n_bodies {
             cur.expect_tokens(&mut toks, "a body-info line")?;
@@ -470,5 +471,18 @@ mod tests {
         let mut t = String::from_utf8(text(&sample())).unwrap();
         t += "7\n";
         assert!(err(&t).contains("unexpected data after the last of 3 frames"));
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    #[test]
+    fn huge_body_count_is_a_truncation_error_not_an_allocation() {
+        // Found by `cargo fuzz run skeleton`: the body count 72070997 was used as a capacity.
+        let data = b"11\r\n72070997\n\0\0\0\0\0\0\x0003963 3963 1212 \xcd6";
+        let e = parse_skeleton(data, Path::new("f.skeleton")).unwrap_err().to_string();
+        assert!(e.starts_with("f.skeleton: line 3"), "{e}");
     }
 }
