@@ -536,3 +536,44 @@ fn default_dataset_is_learnable_but_not_trivial() {
     );
     assert!(acc > 0.4 && acc < 0.9, "{acc}");
 }
+
+#[test]
+fn ntu_readers_and_standard_splits_run_on_the_files() {
+    use crate::ntu::{to_sequence, BodyPolicy};
+    use crate::splits::{ntu_is_train, Benchmark, Dataset};
+    let cfg = SynthConfig {
+        performers: vec![1, 3],
+        cameras: vec![1, 2, 3],
+        replications: vec![1],
+        classes: vec![10, 58],
+        noise: NoiseConfig {
+            extra_body_prob: 0.5,
+            ..Default::default()
+        },
+        ..small()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    generate(&cfg, dir.path(), &quiet).unwrap();
+    for (file, f) in read_all(dir.path()) {
+        let path = dir.path().join(&file);
+        for policy in [BodyPolicy::First2, BodyPolicy::Energy2] {
+            let seq = to_sequence(&f, policy, 300, &path).unwrap();
+            let filled = |m: usize| (0..f.frames.len()).any(|t| seq.joint(t, 0, m) != [0.0; 3]);
+            assert!(filled(0), "{file}");
+            // The second slot holds the partner, or for one person the clutter body if any.
+            let second = name_of(&file).action >= 50 || f.max_bodies() >= 2;
+            assert_eq!(filled(1), second, "{file} {policy:?}");
+        }
+    }
+    // The default grid splits evenly: 4 + 4 performers for xsub, C002/C003 vs C001 for xview.
+    let names = sample_names(&SynthConfig::default());
+    let train = |b| {
+        names
+            .iter()
+            .filter(|n| ntu_is_train(Dataset::Ntu60, b, n) == Some(true))
+            .count()
+    };
+    assert!(names.iter().all(|n| Dataset::Ntu60.contains_ntu(n)));
+    assert_eq!(train(Benchmark::Xsub), 384);
+    assert_eq!(train(Benchmark::Xview), 512);
+}
