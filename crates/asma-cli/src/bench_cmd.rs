@@ -19,6 +19,7 @@ struct DataBench {
     asma_parse_mb_s_1_thread: f64,
     asma_parse_mb_s_all_threads: f64,
     asma_prepare_samples_s: f64,
+    asma_prepare_samples_s_1_thread: f64,
     threads: usize,
     reference_parse_mb_s: Option<f64>,
     reference_prepare_samples_s: Option<f64>,
@@ -43,6 +44,12 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
         .with_context(|| format!("listing {}", raw.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "skeleton"))
+        // The official missing-skeleton samples hold no bodies: neither side can prepare them.
+        .filter(|p| {
+            !p.file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(asma_data::ntu::is_missing)
+        })
         .collect();
     files.sort();
     if files.is_empty() {
@@ -62,11 +69,16 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
         std::hint::black_box(to_sequence(&s, BodyPolicy::First2, usize::MAX, f)?);
         Ok(())
     };
-    let t = Instant::now();
-    for f in &files {
-        parse_all(f)?;
+    // Best of three single-thread passes: the figure is the parser's, not the noise's.
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for f in &files {
+            parse_all(f)?;
+        }
+        best = best.min(t.elapsed().as_secs_f64());
     }
-    let one = mb / t.elapsed().as_secs_f64();
+    let one = mb / best;
     let t = Instant::now();
     pool.install(|| {
         use rayon::prelude::*;
@@ -81,12 +93,14 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
         tmp.path().join("prepared"),
     );
     opts.force = true;
-    opts.use_missing_list = false;
-    opts.skip_bad = true;
     let t = Instant::now();
     let report = pool.install(|| prepare::prepare(&opts, &|_| {}))?;
     let samples: usize = report.manifest.counts.values().sum();
     let prep = samples as f64 / t.elapsed().as_secs_f64();
+    let single = crate::data_cmd::rayon_pool(Some(1))?;
+    let t = Instant::now();
+    single.install(|| prepare::prepare(&opts, &|_| {}))?;
+    let prep_one = samples as f64 / t.elapsed().as_secs_f64();
 
     let (mut ref_parse, mut ref_prep) = (None, None);
     if let Some(py) = &a.python {
@@ -129,11 +143,12 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
         asma_parse_mb_s_1_thread: one,
         asma_parse_mb_s_all_threads: all,
         asma_prepare_samples_s: prep,
+        asma_prepare_samples_s_1_thread: prep_one,
         threads,
         reference_parse_mb_s: ref_parse,
         reference_prepare_samples_s: ref_prep,
         parse_speedup_1_thread: ref_parse.map(|r| one / r),
-        prepare_speedup: ref_prep.map(|r| prep / r),
+        prepare_speedup: ref_prep.map(|r| prep_one / r),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -151,10 +166,14 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
     );
     println!("| parse MB/s, {threads} threads | {:.1} | - | - |", all);
     println!(
-        "| prepare samples/s ({threads} threads vs 1 process) | {:.1} | {} | {} |",
-        prep,
+        "| prepare samples/s, 1 thread | {:.1} | {} | {} |",
+        prep_one,
         opt(ref_prep),
         opt(r.prepare_speedup)
+    );
+    println!(
+        "| prepare samples/s, {threads} threads | {:.1} | - | - |",
+        prep
     );
     Ok(())
 }

@@ -86,29 +86,134 @@ struct Cursor<'a> {
     pos: usize,
     line: usize,
     path: &'a Path,
+    /// Start of the line last read by the fast path (to re-read it for an error message).
+    fast_start: usize,
 }
 
 impl<'a> Cursor<'a> {
-    /// The next non-blank line, split into tokens, or `None` at the end of the data.
+    /// The next non-blank line, split into tokens, or `None` at the end of the data. One
+    /// pass over the bytes finds both the line end and the token boundaries (the hot loop of
+    /// the reader).
     fn next_tokens(&mut self, out: &mut Vec<&'a [u8]>) -> bool {
-        loop {
-            if self.pos >= self.data.len() {
-                return false;
-            }
-            let rest = &self.data[self.pos..];
-            let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-            let line = &rest[..end];
-            self.pos += end + 1;
-            self.line += 1;
+        let data = self.data;
+        while self.pos < data.len() {
             out.clear();
-            out.extend(
-                line.split(|b| b.is_ascii_whitespace())
-                    .filter(|t| !t.is_empty()),
-            );
+            self.line += 1;
+            let mut i = self.pos;
+            let mut start = usize::MAX;
+            while i < data.len() {
+                let b = data[i];
+                if b == b'\n' {
+                    break;
+                }
+                if b.is_ascii_whitespace() {
+                    if start != usize::MAX {
+                        out.push(&data[start..i]);
+                        start = usize::MAX;
+                    }
+                } else if start == usize::MAX {
+                    start = i;
+                }
+                i += 1;
+            }
+            if start != usize::MAX {
+                out.push(&data[start..i]);
+            }
+            self.pos = i + 1;
             if !out.is_empty() {
                 return true;
             }
         }
+        false
+    }
+
+    /// The next joint line. `compact` says whether the file uses 3-value lines (`None`: decide
+    /// from this line). Plain decimal lines take a single-pass fast path; anything unusual
+    /// (exponents, long digit strings, errors) goes through the tokenizer, which also
+    /// produces the error messages.
+    fn joint(&mut self, toks: &mut Vec<&'a [u8]>, compact: Option<bool>) -> Result<(Joint, bool)> {
+        let mut vals = [0f64; 12];
+        if let Some(n) = self.fast_line(&mut vals) {
+            let is_compact = n == 3;
+            let state = vals[11];
+            if (n == 12 || is_compact)
+                && compact.is_none_or(|c| c == is_compact)
+                && (is_compact || (state.fract() == 0.0 && (0.0..=255.0).contains(&state)))
+            {
+                let v = vals.map(|x| x as f32);
+                return Ok((
+                    Joint {
+                        xyz: [v[0], v[1], v[2]],
+                        depth: [v[3], v[4]],
+                        color: [v[5], v[6]],
+                        orientation: [v[7], v[8], v[9], v[10]],
+                        tracking_state: if is_compact { 2 } else { state as u8 },
+                    },
+                    is_compact,
+                ));
+            }
+            // Valid numbers but not a valid joint line: re-read it for the error message.
+            self.pos = self.fast_start;
+            self.line -= 1;
+        }
+        self.expect_tokens(toks, "a joint line")?;
+        let is_compact = compact.unwrap_or(toks.len() == 3);
+        let joint = parse_joint(toks, is_compact).map_err(|m| self.err(m))?;
+        Ok((joint, is_compact))
+    }
+
+    /// Reads the next line as up to 12 plain decimals (`-0.25`, `2`) in one pass. Returns
+    /// `None`, consuming nothing, when the line is blank, longer, or holds anything else.
+    fn fast_line(&mut self, vals: &mut [f64; 12]) -> Option<usize> {
+        let data = self.data;
+        let mut i = self.pos;
+        let mut n = 0;
+        loop {
+            while i < data.len() && matches!(data[i], b' ' | b'\t' | b'\r') {
+                i += 1;
+            }
+            if i >= data.len() || data[i] == b'\n' {
+                break;
+            }
+            if n == vals.len() {
+                return None;
+            }
+            let neg = data[i] == b'-';
+            if neg || data[i] == b'+' {
+                i += 1;
+            }
+            let (mut m, mut digits, mut decimals, mut dot) = (0u64, 0usize, 0usize, false);
+            while i < data.len() {
+                let b = data[i];
+                let d = b.wrapping_sub(b'0');
+                if d < 10 {
+                    m = m.wrapping_mul(10).wrapping_add(d as u64);
+                    digits += 1;
+                    decimals += dot as usize;
+                } else if b == b'.' && !dot {
+                    dot = true;
+                } else {
+                    break;
+                }
+                i += 1;
+            }
+            if digits == 0
+                || digits > 15
+                || (i < data.len() && !matches!(data[i], b' ' | b'\t' | b'\r' | b'\n'))
+            {
+                return None;
+            }
+            let v = m as f64 / POW10[decimals];
+            vals[n] = if neg { -v } else { v };
+            n += 1;
+        }
+        if n == 0 {
+            return None;
+        }
+        self.fast_start = self.pos;
+        self.pos = i + 1;
+        self.line += 1;
+        Some(n)
     }
 
     fn expect_tokens(&mut self, out: &mut Vec<&'a [u8]>, what: &str) -> Result<()> {
@@ -150,6 +255,9 @@ fn parse_int<T: std::str::FromStr>(tok: &[u8]) -> Option<T> {
 
 /// Parses a float the way NumPy does for these files (text → f64 → f32), rejecting NaN/inf.
 fn parse_f32(tok: &[u8]) -> std::result::Result<f32, String> {
+    if let Some(v) = fast_decimal(tok) {
+        return Ok(v as f32);
+    }
     let s = std::str::from_utf8(tok).map_err(|_| format!("'{}' is not a number", show(tok)))?;
     let v: f64 = s
         .parse()
@@ -158,6 +266,47 @@ fn parse_f32(tok: &[u8]) -> std::result::Result<f32, String> {
         return Err(format!("non-finite value '{s}'"));
     }
     Ok(v as f32)
+}
+
+/// Exact powers of ten representable in an f64 (10^0 ..= 10^22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The fast path for the plain decimals these files hold (`-0.2181249`, `72`, `512.5`):
+/// with at most 15 digits and at most 22 decimals, `mantissa / 10^decimals` is a
+/// division of two exactly representable values, so IEEE rounding makes it the correctly
+/// rounded value — the same f64 `str::parse` gives. Anything else (exponents, long digit
+/// strings, `nan`, junk) returns `None` and takes the general path.
+fn fast_decimal(tok: &[u8]) -> Option<f64> {
+    let (neg, digits) = match tok.first()? {
+        b'-' => (true, &tok[1..]),
+        b'+' => (false, &tok[1..]),
+        _ => (false, tok),
+    };
+    let mut mantissa = 0u64;
+    let mut dot = usize::MAX;
+    for (i, &b) in digits.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            // Cannot overflow: more than 15 digits are rejected below, and 19 fit in a u64.
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(d as u64);
+        } else if b == b'.' && dot == usize::MAX {
+            dot = i;
+        } else {
+            return None;
+        }
+    }
+    let has_dot = dot != usize::MAX;
+    let n_digits = digits.len() - has_dot as usize;
+    // 15 digits (leading zeros included) keep the mantissa below 2^53, so it is exact.
+    if n_digits == 0 || n_digits > 15 {
+        return None;
+    }
+    let decimals = if has_dot { digits.len() - 1 - dot } else { 0 };
+    let v = mantissa as f64 / POW10[decimals];
+    Some(if neg { -v } else { v })
 }
 
 /// Most joints a body may declare; real files always say 25.
@@ -170,6 +319,7 @@ pub fn parse_skeleton(data: &[u8], path: &Path) -> Result<SkeletonFile> {
         pos: 0,
         line: 0,
         path,
+        fast_start: 0,
     };
     let mut toks: Vec<&[u8]> = Vec::with_capacity(16);
     if !cur.next_tokens(&mut toks) {
@@ -210,16 +360,14 @@ pub fn parse_skeleton(data: &[u8], path: &Path) -> Result<SkeletonFile> {
                 )));
             }
             let mut joints = Vec::with_capacity(n_joints);
-            cur.expect_tokens(&mut toks, "a joint line")?;
-            let compact = toks.len() == 3;
+            let (first, compact) = cur.joint(&mut toks, None)?;
+            joints.push(first);
             // AimCLR's PKU cutter writes one info line for all bodies of a frame.
             let bodies_here = if compact { n_bodies - b } else { 1 };
             for k in 0..n_joints * bodies_here {
                 if k > 0 {
-                    cur.expect_tokens(&mut toks, "a joint line")?;
+                    joints.push(cur.joint(&mut toks, Some(compact))?.0);
                 }
-                let joint = parse_joint(&toks, compact).map_err(|m| cur.err(m))?;
-                joints.push(joint);
                 if joints.len() == n_joints {
                     bodies.push(Body {
                         info,
@@ -479,10 +627,85 @@ mod fuzz_regressions {
     use super::*;
 
     #[test]
+    fn fast_line_path_equals_the_tokenizer_path() {
+        // The same file twice: plain decimals (fast path) and every joint value with an
+        // `e0` exponent (forces the tokenizer path). Both must parse to the same values.
+        let mut rng = crate::rng::Rng::new(5);
+        let mut plain = String::from("3\n");
+        let mut slow = plain.clone();
+        for _ in 0..3 {
+            plain += "1\n72057594037931101 0 1 1 1 1 0 0.1 -0.2 2\n25\n";
+            slow += "1\n72057594037931101 0 1 1 1 1 0 0.1 -0.2 2\n25\n";
+            for _ in 0..25 {
+                let vals: Vec<String> = (0..11)
+                    .map(|_| format!("{:.*}", 1 + rng.below(8), rng.uniform(-600.0, 1900.0)))
+                    .collect();
+                plain += &format!("{} 2\r\n", vals.join(" "));
+                slow += &format!(
+                    "{} 2\r\n",
+                    vals.iter()
+                        .map(|v| format!("{v}e0"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+            }
+        }
+        let a = parse_skeleton(plain.as_bytes(), Path::new("a")).unwrap();
+        let b = parse_skeleton(slow.as_bytes(), Path::new("b")).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn fast_decimal_path_equals_the_general_parser() {
+        let mut rng = crate::rng::Rng::new(11);
+        for _ in 0..200_000 {
+            let digits = 1 + rng.below(9);
+            let v = rng.uniform(-5.0, 5.0);
+            let text = format!("{v:.digits$}");
+            assert_eq!(
+                fast_decimal(text.as_bytes()),
+                Some(text.parse::<f64>().unwrap()),
+                "{text}"
+            );
+        }
+        for t in [
+            "0",
+            "-0",
+            "72057594",
+            ".5",
+            "5.",
+            "-0.000001",
+            "123456789012345",
+        ] {
+            assert_eq!(
+                fast_decimal(t.as_bytes()).map(f64::to_bits),
+                Some(t.parse::<f64>().unwrap().to_bits()),
+                "{t}"
+            );
+        }
+        for t in [
+            "1e5",
+            "nan",
+            "inf",
+            "-",
+            ".",
+            "1.2.3",
+            "1234567890123456",
+            "0.000000000000001",
+            "0x10",
+            "",
+        ] {
+            assert_eq!(fast_decimal(t.as_bytes()), None, "{t}");
+        }
+    }
+
+    #[test]
     fn huge_body_count_is_a_truncation_error_not_an_allocation() {
         // Found by `cargo fuzz run skeleton`: the body count 72070997 was used as a capacity.
         let data = b"11\r\n72070997\n\0\0\0\0\0\0\x0003963 3963 1212 \xcd6";
-        let e = parse_skeleton(data, Path::new("f.skeleton")).unwrap_err().to_string();
+        let e = parse_skeleton(data, Path::new("f.skeleton"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("f.skeleton: line 3"), "{e}");
     }
 }

@@ -74,6 +74,20 @@ pub struct SynthSummary {
     pub per_class: Vec<ClassCount>,
 }
 
+impl std::fmt::Display for SynthSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} files ({} on the official missing-skeleton list, written without bodies), {} frames",
+            self.files, self.missing, self.frames
+        )?;
+        for c in &self.per_class {
+            writeln!(f, "  A{:03} {:<28} {} files", c.id, c.name, c.files)?;
+        }
+        Ok(())
+    }
+}
+
 /// Every sample name of `config`, sorted (setup, camera, performer, replication, action),
 /// i.e. in the order of a sorted directory listing.
 pub fn sample_names(config: &SynthConfig) -> Vec<NtuName> {
