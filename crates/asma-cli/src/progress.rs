@@ -39,7 +39,7 @@ impl Progress {
             }
             None => {
                 // A line per 10 % at most.
-                let decile = if total == 0 { 10 } else { done * 10 / total };
+                let decile = (done * 10).checked_div(total).unwrap_or(10);
                 if self
                     .last_line
                     .fetch_max(decile + 1, std::sync::atomic::Ordering::Relaxed)

@@ -140,14 +140,15 @@ impl fmt::Display for Report {
             if let Some(fr) = &s.frames {
                 writeln!(f, "    frames: {fr}")?;
             }
-            if s.samples > 0 && s.shape.as_ref().is_none_or(|sh| sh.len() == 5) {
+            // Body and value facts exist only where coordinates were read.
+            if s.frames.is_some() {
                 writeln!(
                     f,
                     "    two bodies: {} of {} samples",
                     s.two_body_samples, s.samples
                 )?;
+                writeln!(f, "    non-finite values: {}", s.non_finite)?;
             }
-            writeln!(f, "    non-finite values: {}", s.non_finite)?;
             for n in &s.notes {
                 writeln!(f, "    {n}")?;
             }
@@ -471,8 +472,11 @@ fn inspect_pku_txt(path: &Path) -> Result<Report> {
     })
 }
 
+/// Frames, most bodies in a frame, second body present, frames without a body.
+type FileFacts = (usize, usize, bool, usize);
+
 fn inspect_skeleton_files(path: &Path, files: &[PathBuf], format: &str) -> Result<Report> {
-    let results: Vec<(PathBuf, Result<(usize, usize, bool, usize)>)> = files
+    let results: Vec<(PathBuf, Result<FileFacts>)> = files
         .par_iter()
         .map(|f| {
             let r = read_skeleton(f).and_then(|s| {

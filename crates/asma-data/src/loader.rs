@@ -409,7 +409,7 @@ mod tests {
             .map(|i| ((i % 977) as f32 * 0.013).sin())
             .collect();
         write_npy_f32(
-            &dir.path().join("train_position.npy"),
+            dir.path().join("train_position.npy"),
             &[n, 3, 50, 25, 2],
             &data,
         )

@@ -157,7 +157,7 @@ pub fn ntu_is_train(dataset: Dataset, benchmark: Benchmark, name: &NtuName) -> O
             Some(NTU60_XVIEW_TRAIN_CAMERAS.contains(&name.camera))
         }
         (Dataset::Ntu120, Benchmark::Xsub) => Some(NTU120_XSUB_TRAIN.contains(&name.performer)),
-        (Dataset::Ntu120, Benchmark::Xset) => Some(name.setup % 2 == 0),
+        (Dataset::Ntu120, Benchmark::Xset) => Some(name.setup.is_multiple_of(2)),
         _ => None,
     }
 }

@@ -72,7 +72,7 @@ fn ntu60_xsub_frame50_and_frame300() {
     assert_eq!(r.manifest.excluded["missing_list"], 1);
     assert_eq!(r.manifest.excluded["other_dataset"], 1);
     assert_eq!(r.manifest.excluded["not_a_sample"], 1);
-    let train = MmapNpy::open_skeleton(&out.join("train_position.npy")).unwrap();
+    let train = MmapNpy::open_skeleton(out.join("train_position.npy")).unwrap();
     assert_eq!(train.shape(), &[2, 3, 50, 25, 2]);
     let labels = read_labels(&out.join("train_label.pkl")).unwrap();
     assert_eq!(
@@ -92,7 +92,7 @@ fn ntu60_xsub_frame50_and_frame300() {
     let mut o = PrepareOptions::new(Dataset::Ntu60, Benchmark::Xsub, &raw, &out300);
     o.frames = 300;
     prepare(&o, &|_| {}).unwrap();
-    let val = MmapNpy::open_skeleton(&out300.join("val_data.npy")).unwrap();
+    let val = MmapNpy::open_skeleton(out300.join("val_data.npy")).unwrap();
     assert_eq!(val.shape(), &[1, 3, 300, 25, 2]);
     let v = val.sequence(0).unwrap();
     assert_eq!(
@@ -194,7 +194,7 @@ fn pku_part1_clips_by_split_file() {
         ("F003V002C051L001.skeleton", 50)
     );
     assert_eq!(
-        MmapNpy::open_skeleton(&out.join("val_position.npy"))
+        MmapNpy::open_skeleton(out.join("val_position.npy"))
             .unwrap()
             .shape(),
         &[1, 3, 50, 25, 2]

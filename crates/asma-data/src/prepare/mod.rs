@@ -196,7 +196,7 @@ pub fn prepare(
         let sinks = [train_w[0].sink(), val_w[0].sink()];
         let done = AtomicUsize::new(0);
         let total = list.units.len();
-        let results: Vec<Vec<(usize, std::result::Result<(), (PathBuf, DataError)>)>> = list
+        let results: Vec<Vec<SampleOutcome>> = list
             .units
             .par_iter()
             .map(|unit| {
@@ -209,7 +209,7 @@ pub fn prepare(
                 });
                 let out: Vec<_> = out.collect();
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d % 64 == 0 || d == total {
+                if d.is_multiple_of(64) || d == total {
                     progress(Progress::Samples { done: d, total });
                 }
                 out
@@ -313,6 +313,9 @@ pub fn prepare(
         manifest,
     })
 }
+
+/// A sample index and whether it was written (else the failing file and its error).
+type SampleOutcome = (usize, std::result::Result<(), (PathBuf, DataError)>);
 
 type UnitResult = Vec<(usize, std::result::Result<Sequence, (PathBuf, DataError)>)>;
 
