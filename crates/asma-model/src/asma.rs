@@ -1,0 +1,92 @@
+//! The ASMa pre-training model (METHOD.md §5–6): two branches f_θ and f_φ, each an ST-GCN
+//! encoder with its own Barlow Twins projector. Each branch sees an anchor view, a
+//! temporally masked view (fewer frames) and a spatially masked view (fewer joints) of the
+//! same batch, and its loss is BT(anchor, temporal) + BT(anchor, spatial). The branches share
+//! nothing, so the total loss L_θ + L_φ trains them independently (Adam is per parameter).
+//!
+//! Which frames and joints each branch masks is the data loader's choice
+//! (`asma_data::mask`); this module only consumes the shortened tensors and the kept joints.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::barlow::{BarlowTwinsConfig, BarlowTwinsHead};
+use crate::stgcn::{StgcnEncoder, StgcnEncoderConfig};
+
+/// Sizes of both branches.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AsmaModelConfig {
+    pub encoder: StgcnEncoderConfig,
+    pub projector: BarlowTwinsConfig,
+}
+
+impl AsmaModelConfig {
+    /// Builds both branches.
+    pub fn init(&self, device: &Device) -> AsmaPretrainModel {
+        let branch = || PretrainBranch {
+            encoder: self.encoder.init(device),
+            projector: self.projector.init(device),
+        };
+        AsmaPretrainModel {
+            theta: branch(),
+            phi: branch(),
+        }
+    }
+}
+
+/// One encoder and its projector.
+#[derive(Module, Debug)]
+pub struct PretrainBranch {
+    pub encoder: StgcnEncoder,
+    pub projector: BarlowTwinsHead,
+}
+
+/// The three views of one branch for one batch, `(N, 3, T, 25, M)` each.
+pub struct BranchViews {
+    pub anchor: Tensor<5>,
+    /// Fewer frames than the anchor.
+    pub temporal: Tensor<5>,
+    /// Same frames; `keep_joints` says which joints the encoder keeps.
+    pub spatial: Tensor<5>,
+    /// Ascending joint indices kept in the spatial view.
+    pub keep_joints: Vec<usize>,
+}
+
+/// The loss terms of one branch.
+pub struct BranchLoss {
+    /// BT(anchor, temporal) + BT(anchor, spatial).
+    pub total: Tensor<1>,
+    pub anchor_temporal: Tensor<1>,
+    pub anchor_spatial: Tensor<1>,
+}
+
+impl PretrainBranch {
+    /// The branch's loss on its three views (each forward pass in the encoder's current mode;
+    /// in training mode all three update the BatchNorm statistics, as in PSTL).
+    pub fn loss(&self, v: BranchViews) -> BranchLoss {
+        let z_a = self.projector.forward(self.encoder.forward(v.anchor, None));
+        let z_t = self
+            .projector
+            .forward(self.encoder.forward(v.temporal, None));
+        let z_s = self
+            .projector
+            .forward(self.encoder.forward(v.spatial, Some(&v.keep_joints)));
+        let anchor_temporal = self.projector.loss(z_a.clone(), z_t);
+        let anchor_spatial = self.projector.loss(z_a, z_s);
+        BranchLoss {
+            total: anchor_temporal.clone() + anchor_spatial.clone(),
+            anchor_temporal,
+            anchor_spatial,
+        }
+    }
+}
+
+/// f_θ (low-degree joints + high-motion frames masked, by default) and f_φ (high-degree
+/// joints + low-motion frames).
+#[derive(Module, Debug)]
+pub struct AsmaPretrainModel {
+    pub theta: PretrainBranch,
+    pub phi: PretrainBranch,
+}

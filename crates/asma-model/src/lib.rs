@@ -1,0 +1,16 @@
+//! burn modules of ASMa (Anand et al., *Asymmetric Spatio-temporal Masking for Skeleton
+//! Action Representation Learning*, TMLR 2026): the ST-GCN encoder of PSTL/AimCLR, the
+//! Barlow Twins projector and loss, and loading PyTorch weights by their `state_dict` names.
+//!
+//! Tensors are `(N, C, T, V, M)`: batch, 3 coordinates, frames, 25 joints, 2 persons.
+
+pub mod asma;
+pub mod barlow;
+pub mod error;
+pub mod graph;
+pub mod stgcn;
+pub mod weights;
+
+pub use burn;
+pub use error::ModelError;
+pub use stgcn::{StgcnEncoder, StgcnEncoderConfig};

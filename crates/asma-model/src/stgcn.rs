@@ -1,0 +1,367 @@
+//! The ST-GCN encoder of PSTL/AimCLR as ASMa uses it (METHOD.md §3; Yan et al., AAAI 2018,
+//! with PSTL's 16-channel configuration): data BatchNorm over 75 channels with persons folded
+//! into the batch, ten spatial-temporal blocks with learnable edge importance, global average
+//! pooling and the mean over persons.
+//!
+//! Spatial masking is joint *removal* (METHOD.md §3.4 step 2): the kept joints are selected
+//! after data-BN and every layer's `Ã = A ⊙ E` is restricted to them, without
+//! re-normalising. Temporal masking needs nothing here: a shorter sequence just runs.
+//!
+//! Parameter paths follow PyTorch's `state_dict` keys except inside `tcn` and `residual`,
+//! whose PyTorch names are `nn.Sequential` indices; [`crate::weights`] maps
+//! `tcn.{bn_in,conv,bn_out}` ↔ `tcn.{0,2,3}` and `residual.{conv,bn}` ↔ `residual.{0,1}`.
+
+use asma_skeleton::NTU25;
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::graph::adjacency;
+
+/// Partitions of the spatial strategy (root, centripetal, centrifugal).
+const K: usize = 3;
+
+/// Encoder hyper-parameters; the defaults are PSTL's (METHOD.md §3.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StgcnEncoderConfig {
+    /// Input channels (xyz).
+    pub in_channels: usize,
+    /// Width of blocks 1–4; blocks 5–7 have twice, 8–9 four times this.
+    pub hidden_channels: usize,
+    /// Output width of block 10, the feature size.
+    pub hidden_dim: usize,
+    /// Temporal kernel (9).
+    pub temporal_kernel: usize,
+    /// Dropout of blocks 2–10 in training mode.
+    pub dropout: f64,
+    /// Learnable edge importance per block.
+    pub edge_importance: bool,
+}
+
+impl Default for StgcnEncoderConfig {
+    fn default() -> Self {
+        StgcnEncoderConfig {
+            in_channels: 3,
+            hidden_channels: 16,
+            hidden_dim: 256,
+            temporal_kernel: 9,
+            dropout: 0.5,
+            edge_importance: true,
+        }
+    }
+}
+
+/// One row of the layer table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockSpec {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub stride: usize,
+    /// False only for the first block.
+    pub residual: bool,
+    pub dropout: f64,
+}
+
+impl StgcnEncoderConfig {
+    /// PSTL's encoder (the default).
+    pub fn pstl() -> Self {
+        Self::default()
+    }
+
+    /// The ten blocks of METHOD.md §3.3.
+    pub fn blocks(&self) -> Vec<BlockSpec> {
+        let (h, p) = (self.hidden_channels, self.dropout);
+        let b = |i, o, s, p| BlockSpec {
+            in_channels: i,
+            out_channels: o,
+            stride: s,
+            residual: true,
+            dropout: p,
+        };
+        vec![
+            BlockSpec {
+                in_channels: self.in_channels,
+                out_channels: h,
+                stride: 1,
+                residual: false,
+                dropout: 0.0,
+            },
+            b(h, h, 1, p),
+            b(h, h, 1, p),
+            b(h, h, 1, p),
+            b(h, 2 * h, 2, p),
+            b(2 * h, 2 * h, 1, p),
+            b(2 * h, 2 * h, 1, p),
+            b(2 * h, 4 * h, 2, p),
+            b(4 * h, 4 * h, 1, p),
+            b(4 * h, self.hidden_dim, 1, p),
+        ]
+    }
+
+    /// Builds the encoder with PyTorch's default initialisation.
+    pub fn init(&self, device: &Device) -> StgcnEncoder {
+        let v = NTU25.num_joints();
+        let blocks = self.blocks();
+        let st_gcn_networks = blocks
+            .iter()
+            .map(|s| StgcnBlock::new(s, self.temporal_kernel, device))
+            .collect();
+        let edge_importance = if self.edge_importance {
+            (0..blocks.len())
+                .map(|_| Param::from_tensor(Tensor::ones([K, v, v], device)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        StgcnEncoder {
+            data_bn: BatchNormConfig::new(self.in_channels * v).init(device),
+            st_gcn_networks,
+            edge_importance,
+            a: adjacency(&NTU25, device),
+            hidden_dim: self.hidden_dim,
+        }
+    }
+}
+
+/// The spatial graph convolution's 1×1 convolution (`gcn.conv`), producing K·out channels.
+#[derive(Module, Debug)]
+pub struct ConvTemporalGraphical {
+    pub conv: Conv2d,
+}
+
+/// BN → ReLU → conv (k×1, stride s) → BN → dropout (`tcn.{0,2,3}` in PyTorch).
+#[derive(Module, Debug)]
+pub struct Tcn {
+    pub bn_in: BatchNorm,
+    pub conv: Conv2d,
+    pub bn_out: BatchNorm,
+    pub dropout: Dropout,
+}
+
+/// The 1×1 convolution + BN residual of blocks that change width or stride.
+#[derive(Module, Debug)]
+pub struct ResidualConv {
+    pub conv: Conv2d,
+    pub bn: BatchNorm,
+}
+
+/// One ST-GCN block (METHOD.md §3.2).
+#[derive(Module, Debug)]
+pub struct StgcnBlock {
+    pub gcn: ConvTemporalGraphical,
+    pub tcn: Tcn,
+    /// `Some` for the 1×1 conv residual.
+    pub residual: Option<ResidualConv>,
+    /// Identity residual (same width, stride 1); neither this nor `residual` in block 1.
+    pub identity_residual: bool,
+    pub out_channels: usize,
+}
+
+impl StgcnBlock {
+    fn new(s: &BlockSpec, kernel: usize, device: &Device) -> Self {
+        let (i, o) = (s.in_channels, s.out_channels);
+        let identity = s.residual && i == o && s.stride == 1;
+        let residual = (s.residual && !identity).then(|| ResidualConv {
+            conv: Conv2dConfig::new([i, o], [1, 1])
+                .with_stride([s.stride, 1])
+                .init(device),
+            bn: BatchNormConfig::new(o).init(device),
+        });
+        StgcnBlock {
+            gcn: ConvTemporalGraphical {
+                conv: Conv2dConfig::new([i, K * o], [1, 1]).init(device),
+            },
+            tcn: Tcn {
+                bn_in: BatchNormConfig::new(o).init(device),
+                conv: Conv2dConfig::new([o, o], [kernel, 1])
+                    .with_stride([s.stride, 1])
+                    .with_padding(PaddingConfig2d::Explicit(
+                        (kernel - 1) / 2,
+                        0,
+                        (kernel - 1) / 2,
+                        0,
+                    ))
+                    .init(device),
+                bn_out: BatchNormConfig::new(o).init(device),
+                dropout: DropoutConfig::new(s.dropout).init(),
+            },
+            residual,
+            identity_residual: identity,
+            out_channels: o,
+        }
+    }
+
+    /// `(N·M, C_in, T, V)` → `(N·M, C_out, ⌊(T−1)/s⌋+1, V)`; `a` is this block's `(K, V, V)`
+    /// adjacency, already multiplied by the edge importance and restricted to the kept joints.
+    pub fn forward(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
+        let res = match (&self.residual, self.identity_residual) {
+            (Some(r), _) => Some(r.bn.forward(r.conv.forward(x.clone()))),
+            (None, true) => Some(x.clone()),
+            (None, false) => None,
+        };
+        let y = graph_product(self.gcn.conv.forward(x), a, self.out_channels);
+        let y = self.tcn.bn_in.forward(y);
+        let y = self.tcn.conv.forward(relu(y));
+        let y = self.tcn.dropout.forward(self.tcn.bn_out.forward(y));
+        relu(match res {
+            Some(r) => y + r,
+            None => y,
+        })
+    }
+}
+
+/// Values in a BatchNorm's running mean and variance.
+pub fn running_stats(bn: &BatchNorm) -> usize {
+    2 * bn.gamma.dims()[0]
+}
+
+/// `y[n,c,t,w] = Σ_k Σ_v z[n,k·C+c,t,v] · a[k,v,w]`, as one matmul: `(N·C·T, K·V) @ (K·V, W)`.
+fn graph_product(z: Tensor<4>, a: Tensor<3>, c: usize) -> Tensor<4> {
+    let [n, _, t, v] = z.dims();
+    let w = a.dims()[2];
+    let z = z
+        .reshape([n, K, c, t, v])
+        .permute([0, 2, 3, 1, 4])
+        .reshape([n * c * t, K * v]);
+    z.matmul(a.reshape([K * v, w])).reshape([n, c, t, w])
+}
+
+/// The ST-GCN encoder.
+#[derive(Module, Debug)]
+pub struct StgcnEncoder {
+    /// BatchNorm1d over `V·C` channels (index `v·3 + c`).
+    pub data_bn: BatchNorm,
+    pub st_gcn_networks: Vec<StgcnBlock>,
+    /// `(3, V, V)` per block, initialised to ones.
+    pub edge_importance: Vec<Param<Tensor<3>>>,
+    /// The fixed spatial-partition adjacency (PyTorch's buffer `A`), not a parameter.
+    pub a: Tensor<3>,
+    pub hidden_dim: usize,
+}
+
+impl StgcnEncoder {
+    /// `(N, 3, T, 25, M)` → block-10 map `(N·M, hidden_dim, T', V')` with `V'` the kept joints
+    /// (`keep`: ascending 0-based indices; `None` keeps all).
+    pub fn forward_map(&self, x: Tensor<5>, keep: Option<&[usize]>) -> Tensor<4> {
+        let [n, c, t, v, m] = x.dims();
+        let device = x.device();
+        // (N, C, T, V, M) → (N, M, V, C, T) → (N·M, V·C, T): data-BN per (joint, coordinate).
+        let x = x.permute([0, 4, 3, 1, 2]).reshape([n * m, v * c, t]);
+        let x = self.data_bn.forward(x);
+        // → (N, M, V, C, T) → (N, M, C, T, V) → (N·M, C, T, V).
+        let mut x = x
+            .reshape([n, m, v, c, t])
+            .permute([0, 1, 3, 4, 2])
+            .reshape([n * m, c, t, v]);
+        let index = keep.map(|k| {
+            Tensor::<1, Int>::from_data(
+                TensorData::new(k.iter().map(|&j| j as i64).collect::<Vec<_>>(), [k.len()]),
+                &device,
+            )
+        });
+        if let Some(idx) = &index {
+            x = x.select(3, idx.clone());
+        }
+        for (i, block) in self.st_gcn_networks.iter().enumerate() {
+            let mut a = self.a.clone();
+            if let Some(e) = self.edge_importance.get(i) {
+                a = a * e.val();
+            }
+            if let Some(idx) = &index {
+                a = a.select(1, idx.clone()).select(2, idx.clone());
+            }
+            x = block.forward(x, a);
+        }
+        x
+    }
+
+    /// `(N, 3, T, 25, M)` → `(N, hidden_dim)`: mean over (T', V'), then over persons (an
+    /// absent second person, all zeros, is averaged in as PSTL does).
+    pub fn forward(&self, x: Tensor<5>, keep: Option<&[usize]>) -> Tensor<2> {
+        let [n, _, _, _, m] = x.dims();
+        let map = self.forward_map(x, keep);
+        let [nm, d, t, v] = map.dims();
+        let pooled = map.reshape([nm, d, t * v]).mean_dim(2).reshape([n, m, d]);
+        pooled.mean_dim(1).reshape([n, d])
+    }
+
+    /// Trainable parameters, as PyTorch's `sum(p.numel() for p in model.parameters())`
+    /// counts them (BatchNorm running statistics and `A` are buffers, not parameters).
+    pub fn num_params(&self) -> usize {
+        let mut running = running_stats(&self.data_bn);
+        for b in &self.st_gcn_networks {
+            running += running_stats(&b.tcn.bn_in) + running_stats(&b.tcn.bn_out);
+            running += b.residual.as_ref().map_or(0, |r| running_stats(&r.bn));
+        }
+        // burn's count includes the BatchNorm running statistics.
+        Module::num_params(self) - running
+    }
+
+    /// The same encoder with dropout off (for "train mode" inference: batch statistics
+    /// without the randomness).
+    pub fn without_dropout(mut self) -> Self {
+        for b in &mut self.st_gcn_networks {
+            b.tcn.dropout = DropoutConfig::new(0.0).init();
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pstl_encoder_has_821380_parameters() {
+        let e = StgcnEncoderConfig::pstl().init(&Device::flex());
+        assert_eq!(e.num_params(), 821_380);
+    }
+
+    #[test]
+    fn temporal_lengths_and_output_shape() {
+        let device = Device::flex();
+        let e = StgcnEncoderConfig::pstl().init(&device);
+        for (t, expected) in [(50, 13), (30, 8)] {
+            let x = Tensor::<5>::random(
+                [2, 3, t, 25, 2],
+                burn::tensor::Distribution::Normal(0.0, 0.3),
+                &device,
+            );
+            let map = e.forward_map(x.clone(), None);
+            assert_eq!(map.dims(), [4, 256, expected, 25]);
+            assert_eq!(e.forward(x, None).dims(), [2, 256]);
+        }
+        let lengths: Vec<usize> = e
+            .st_gcn_networks
+            .iter()
+            .scan(50, |t, b| {
+                let s = if b.residual.is_some() && b.out_channels != 256 {
+                    2
+                } else {
+                    1
+                };
+                *t = (*t - 1) / s + 1;
+                Some(*t)
+            })
+            .collect();
+        assert_eq!(lengths[4], 25);
+        assert_eq!(lengths[9], 13);
+    }
+
+    #[test]
+    fn joint_removal_shrinks_the_map() {
+        let device = Device::flex();
+        let e = StgcnEncoderConfig::pstl().init(&device);
+        let x = Tensor::<5>::random(
+            [1, 3, 20, 25, 2],
+            burn::tensor::Distribution::Normal(0.0, 0.3),
+            &device,
+        );
+        let keep: Vec<usize> = (0..25).filter(|j| ![3, 7, 11].contains(j)).collect();
+        assert_eq!(e.forward_map(x, Some(&keep)).dims(), [2, 256, 5, 22]);
+    }
+}

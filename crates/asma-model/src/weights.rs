@@ -1,0 +1,402 @@
+//! Weights in and out by PyTorch `state_dict` names, so PSTL/AimCLR checkpoints load as they
+//! are and asma's checkpoints load in PyTorch.
+//!
+//! Reading: `.safetensors` (own reader of the small JSON header) or a PyTorch `.pt` / `.pth`
+//! / `.pth.tar` (burn's pickle-free `pytorch-reader`), the module's prefix found by its anchor
+//! key (e.g. `module.encoder_q.` before `data_bn.weight`), buffers PyTorch keeps but burn
+//! derives (`A`, `num_batches_tracked`) set aside, then applied through burn-store with
+//! PyTorch's BatchNorm/Linear conventions and the `nn.Sequential` index renames. Missing and
+//! unexpected keys are errors that list them by name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+
+use crate::error::ModelError;
+
+/// `(PyTorch pattern, burn path)`: `nn.Sequential` indices ↔ asma's field names.
+const TORCH_TO_BURN: [(&str, &str); 10] = [
+    (r"\.tcn\.0\.", ".tcn.bn_in."),
+    (r"\.tcn\.2\.", ".tcn.conv."),
+    (r"\.tcn\.3\.", ".tcn.bn_out."),
+    (r"\.residual\.0\.", ".residual.conv."),
+    (r"\.residual\.1\.", ".residual.bn."),
+    (r"(^|\.)projector\.0\.", "${1}projector.lin0."),
+    (r"(^|\.)projector\.1\.", "${1}projector.bn1."),
+    (r"(^|\.)projector\.3\.", "${1}projector.lin3."),
+    (r"(^|\.)projector\.4\.", "${1}projector.bn4."),
+    (r"(^|\.)projector\.6\.", "${1}projector.lin6."),
+];
+
+const BURN_TO_TORCH: [(&str, &str); 10] = [
+    (r"\.tcn\.bn_in\.", ".tcn.0."),
+    (r"\.tcn\.conv\.", ".tcn.2."),
+    (r"\.tcn\.bn_out\.", ".tcn.3."),
+    (r"\.residual\.conv\.", ".residual.0."),
+    (r"\.residual\.bn\.", ".residual.1."),
+    (r"(^|\.)projector\.lin0\.", "${1}projector.0."),
+    (r"(^|\.)projector\.bn1\.", "${1}projector.1."),
+    (r"(^|\.)projector\.lin3\.", "${1}projector.3."),
+    (r"(^|\.)projector\.bn4\.", "${1}projector.4."),
+    (r"(^|\.)projector\.lin6\.", "${1}projector.6."),
+];
+
+/// A tensor read from a weight file, as f32.
+#[derive(Debug, Clone)]
+pub struct RawTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// The prefix stripped from the file's keys (`""` when none).
+    pub prefix: String,
+    /// Tensors applied.
+    pub loaded: usize,
+    /// Keys under the prefix set aside as buffers asma derives itself.
+    pub ignored: Vec<String>,
+}
+
+fn err(path: &Path, msg: impl Into<String>) -> ModelError {
+    ModelError::Weights {
+        path: path.to_path_buf(),
+        msg: msg.into(),
+    }
+}
+
+/// Every floating-point tensor of a `.safetensors` or PyTorch file, by key.
+pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, RawTensor>, ModelError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".safetensors") {
+        let bytes = std::fs::read(path).map_err(|e| err(path, e.to_string()))?;
+        read_safetensors(&bytes).map_err(|m| err(path, m))
+    } else {
+        read_pytorch(path)
+    }
+}
+
+fn read_pytorch(path: &Path) -> Result<BTreeMap<String, RawTensor>, ModelError> {
+    use burn::store::pytorch_reader::{DType, PytorchReader};
+    // Nested dictionaries (`{'state_dict': {...}}`) come back flattened with dotted keys;
+    // the prefix search then finds `state_dict.module.encoder_q.` like any other prefix.
+    let reader = PytorchReader::new(path)
+        .map_err(|e| err(path, format!("not a readable PyTorch checkpoint: {e}")))?;
+    let mut out = BTreeMap::new();
+    for (key, t) in reader.into_tensors() {
+        let bytes = t
+            .read()
+            .map_err(|e| err(path, format!("tensor {key}: {e}")))?;
+        let data: Vec<f32> = match t.dtype() {
+            DType::F32 => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            DType::F64 => bytes
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
+                .collect(),
+            DType::F16 => bytes
+                .chunks_exact(2)
+                .map(|b| burn::tensor::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            _ => continue, // integer buffers (num_batches_tracked)
+        };
+        out.insert(
+            key,
+            RawTensor {
+                shape: t.shape().to_vec(),
+                data,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Parses safetensors bytes: an 8-byte little-endian header length, a JSON header, data.
+pub fn read_safetensors(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String> {
+    let n = u64::from_le_bytes(
+        bytes
+            .get(..8)
+            .ok_or("truncated safetensors header")?
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    let header = bytes
+        .get(8..8usize.saturating_add(n))
+        .ok_or("truncated safetensors header")?;
+    let json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| format!("bad safetensors header: {e}"))?;
+    let data = &bytes[8 + n..];
+    let mut out = BTreeMap::new();
+    for (key, v) in json {
+        if key == "__metadata__" {
+            continue;
+        }
+        let dtype = v["dtype"].as_str().unwrap_or("");
+        let shape: Vec<usize> = v["shape"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_u64())
+                    .map(|d| d as usize)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let off: Vec<usize> = v["data_offsets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_u64())
+                    .map(|d| d as usize)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [start, end] = off[..] else {
+            return Err(format!("tensor {key}: bad data_offsets"));
+        };
+        let raw = data
+            .get(start..end)
+            .ok_or_else(|| format!("tensor {key}: data past the end of the file (truncated?)"))?;
+        let values: Vec<f32> = match dtype {
+            "F32" => raw
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            "F64" => raw
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
+                .collect(),
+            "F16" => raw
+                .chunks_exact(2)
+                .map(|b| burn::tensor::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            _ => continue, // integer buffers
+        };
+        if values.len() != shape.iter().product::<usize>() {
+            return Err(format!(
+                "tensor {key}: {} values for shape {shape:?}",
+                values.len()
+            ));
+        }
+        out.insert(
+            key,
+            RawTensor {
+                shape,
+                data: values,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Writes f32 tensors as safetensors bytes.
+pub fn write_safetensors(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (k, t) in tensors {
+        let len = t.data.len() * 4;
+        header.insert(k.clone(), serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + len]}));
+        offset += len;
+    }
+    let mut h = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap();
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + offset);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    for t in tensors.values() {
+        for v in &t.data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// True for PyTorch buffers asma derives itself rather than loads.
+fn is_derived_buffer(key: &str) -> bool {
+    key == "A" || key.ends_with(".A") || key.ends_with("num_batches_tracked")
+}
+
+/// The prefix in front of `anchor` (e.g. `module.encoder_q.` in front of `data_bn.weight`).
+/// With several candidates, `prefix` must choose.
+pub fn find_prefix(
+    keys: &[&str],
+    anchor: &str,
+    prefix: Option<&str>,
+    path: &Path,
+) -> Result<String, ModelError> {
+    let candidates: Vec<&str> = keys
+        .iter()
+        .filter_map(|k| k.strip_suffix(anchor))
+        .filter(|p| p.is_empty() || p.ends_with('.'))
+        .collect();
+    if let Some(p) = prefix {
+        let p = if p.is_empty() || p.ends_with('.') {
+            p.to_string()
+        } else {
+            format!("{p}.")
+        };
+        return if candidates.contains(&p.as_str()) {
+            Ok(p)
+        } else {
+            Err(err(
+                path,
+                format!("no '{p}{anchor}' in the file (prefixes found: {candidates:?})"),
+            ))
+        };
+    }
+    match candidates.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(err(
+            path,
+            format!(
+                "no '{anchor}' key: not a checkpoint of this model (keys: {})",
+                preview(keys)
+            ),
+        )),
+        many => Err(err(
+            path,
+            format!("several modules in the file (prefixes {many:?}); choose one with --prefix"),
+        )),
+    }
+}
+
+fn preview(keys: &[&str]) -> String {
+    let mut s: Vec<&str> = keys.iter().take(6).copied().collect();
+    if keys.len() > 6 {
+        s.push("...");
+    }
+    s.join(", ")
+}
+
+/// Loads `module` from `path`; `anchor` is a key every checkpoint of this module has.
+pub fn load_module<M: Module + ModuleSnapshot>(
+    module: &mut M,
+    path: &Path,
+    anchor: &str,
+    prefix: Option<&str>,
+) -> Result<LoadReport, ModelError> {
+    let tensors = read_tensors(path)?;
+    let keys: Vec<&str> = tensors.keys().map(String::as_str).collect();
+    let prefix = find_prefix(&keys, anchor, prefix, path)?;
+    let mut kept = BTreeMap::new();
+    let mut ignored = Vec::new();
+    for (k, t) in &tensors {
+        let Some(rest) = k.strip_prefix(prefix.as_str()) else {
+            continue;
+        };
+        if is_derived_buffer(rest) {
+            ignored.push(rest.to_string());
+        } else {
+            kept.insert(rest.to_string(), t.clone());
+        }
+    }
+    let loaded = kept.len();
+    let mut store = SafetensorsStore::from_bytes(Some(write_safetensors(&kept)))
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .allow_partial(true)
+        .validate(true);
+    for (from, to) in TORCH_TO_BURN {
+        store = store.with_key_remapping(from, to);
+    }
+    let result = module.load_from(&mut store).map_err(|e| {
+        err(
+            path,
+            format!(
+                "does not fit the model (prefix '{prefix}'): {}",
+                shorten(&e.to_string())
+            ),
+        )
+    })?;
+    let mut problems = Vec::new();
+    if !result.errors.is_empty() {
+        problems.push(format!(
+            "{} tensors do not fit: {}",
+            result.errors.len(),
+            result
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !result.missing.is_empty() {
+        let names: Vec<String> = result
+            .missing
+            .iter()
+            .map(|(p, _)| to_torch_name(p))
+            .collect();
+        problems.push(format!("missing keys: {}", names.join(", ")));
+    }
+    if !result.unused.is_empty() {
+        problems.push(format!(
+            "unexpected keys: {}",
+            result
+                .unused
+                .iter()
+                .map(|p| to_torch_name(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(err(
+            path,
+            format!(
+                "does not fit the model (prefix '{prefix}'): {}",
+                problems.join("; ")
+            ),
+        ));
+    }
+    Ok(LoadReport {
+        prefix,
+        loaded,
+        ignored,
+    })
+}
+
+/// The first 600 characters of a long message (burn lists every mismatching tensor).
+fn shorten(msg: &str) -> String {
+    match msg.char_indices().nth(600) {
+        Some((i, _)) => format!("{} …", &msg[..i]),
+        None => msg.to_string(),
+    }
+}
+
+/// A burn path in PyTorch's naming (for messages).
+fn to_torch_name(path: &str) -> String {
+    let mut s = format!(".{path}");
+    for (from, to) in BURN_TO_TORCH {
+        s = regex_lite_replace(&s, from, to);
+    }
+    s = s.replace(".gamma", ".weight").replace(".beta", ".bias");
+    s.trim_start_matches('.').to_string()
+}
+
+/// The few patterns above are literal apart from `(^|\.)` and escapes: a plain replace is
+/// enough for messages.
+fn regex_lite_replace(s: &str, from: &str, to: &str) -> String {
+    let from = from.replace("(^|\\.)", ".").replace("\\.", ".");
+    let to = to.replace("${1}", ".");
+    s.replace(&from, &to)
+}
+
+/// Saves `module` as safetensors with PyTorch names and conventions, atomically.
+pub fn save_module<M: Module + ModuleSnapshot>(module: &M, path: &Path) -> Result<(), ModelError> {
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut store = SafetensorsStore::from_file(&tmp).with_to_adapter(BurnToPyTorchAdapter);
+    for (from, to) in BURN_TO_TORCH {
+        store = store.with_key_remapping(from, to);
+    }
+    module
+        .save_into(&mut store)
+        .map_err(|e| err(path, e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(path, e.to_string()))
+}

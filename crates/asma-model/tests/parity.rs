@@ -1,0 +1,178 @@
+//! Parity with the PyTorch reference (`tools/reference/asma_reference.py`; fixtures made by
+//! `tools/reference/make_model_fixtures.py`): PSTL-named weights load unchanged, and the
+//! encoder's features — full, joint-masked, 30-frame and train-mode — and the Barlow Twins
+//! loss equal PyTorch's within 1e-4.
+
+use std::path::{Path, PathBuf};
+
+use asma_data::npy::MmapNpy;
+use asma_model::barlow::barlow_twins_loss;
+use asma_model::burn::module::Module;
+use asma_model::burn::tensor::{Device, Tensor, TensorData};
+use asma_model::stgcn::{StgcnEncoder, StgcnEncoderConfig};
+use asma_model::weights::{load_module, read_tensors, write_safetensors, RawTensor};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn npy(name: &str) -> (Vec<usize>, Vec<f32>) {
+    let a = MmapNpy::open(fixture(name)).unwrap();
+    (a.shape().to_vec(), a.to_f32().unwrap().into_owned())
+}
+
+fn tensor<const D: usize>(name: &str, device: &Device) -> Tensor<D> {
+    let (shape, data) = npy(name);
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+fn encoder(file: &str, device: &Device) -> StgcnEncoder {
+    let mut e = StgcnEncoderConfig::pstl().init(device);
+    let report = load_module(&mut e, &fixture(file), "data_bn.weight", None).unwrap();
+    assert!(report.loaded > 100, "{report:?}");
+    e
+}
+
+fn assert_close<const D: usize>(ours: Tensor<D>, expected: &str) {
+    let (shape, want) = npy(expected);
+    assert_eq!(ours.dims().to_vec(), shape, "{expected}");
+    let got: Vec<f32> = ours.into_data().to_vec().unwrap();
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst <= 1e-4, "{expected}: largest difference {worst}");
+    eprintln!("{expected}: largest difference {worst:e}");
+}
+
+#[test]
+fn eval_mode_features_match_pytorch() {
+    let device = Device::flex();
+    let e = encoder("encoder/weights.safetensors", &device).valid();
+    let x50: Tensor<5> = tensor("encoder/input50.npy", &device);
+    assert_close(e.forward(x50.clone(), None), "encoder/out_full.npy");
+    let masked: Vec<usize> = serde_json::from_str(
+        &std::fs::read_to_string(fixture("encoder/masked_joints.json")).unwrap(),
+    )
+    .unwrap();
+    let keep: Vec<usize> = (0..25).filter(|j| !masked.contains(j)).collect();
+    assert_close(
+        e.forward(x50.clone(), Some(&keep)),
+        "encoder/out_masked.npy",
+    );
+    assert_close(
+        e.forward(tensor("encoder/input30.npy", &device), None),
+        "encoder/out_30.npy",
+    );
+    assert_close(e.forward_map(x50, None), "encoder/map_full.npy");
+}
+
+#[test]
+fn train_mode_uses_batch_statistics() {
+    // "Train mode" = BatchNorm on batch statistics, dropout off (fixtures/README.md).
+    let device = Device::flex().autodiff();
+    let e = encoder("encoder/weights.safetensors", &device).without_dropout();
+    let out = e.forward(tensor("encoder/input50.npy", &device), None);
+    assert_close(out.detach(), "encoder/out_train.npy");
+}
+
+#[test]
+fn pytorch_checkpoint_with_prefix_loads_the_same_weights() {
+    let device = Device::flex();
+    let mut e = StgcnEncoderConfig::pstl().init(&device);
+    let report = load_module(
+        &mut e,
+        &fixture("encoder/checkpoint.pth.tar"),
+        "data_bn.weight",
+        None,
+    )
+    .unwrap();
+    // torch.save({"epoch": 3, "state_dict": {"module.encoder_q." + k: v}}): nested keys flatten.
+    assert_eq!(report.prefix, "state_dict.module.encoder_q.");
+    assert!(report.ignored.iter().any(|k| k == "A"));
+    assert_close(
+        e.valid()
+            .forward(tensor("encoder/input50.npy", &device), None),
+        "encoder/out_full.npy",
+    );
+}
+
+#[test]
+fn barlow_twins_loss_matches_pytorch() {
+    let device = Device::flex();
+    let loss = barlow_twins_loss(
+        tensor("barlow/z1.npy", &device),
+        tensor("barlow/z2.npy", &device),
+        2e-4,
+        1e-5,
+    );
+    let (_, want) = npy("barlow/loss.npy");
+    let got = loss.into_scalar::<f32>();
+    assert!(
+        ((got - want[0]) / want[0]).abs() < 1e-5,
+        "ours {got}, PyTorch {}",
+        want[0]
+    );
+}
+
+#[test]
+fn wrong_checkpoint_reports_missing_and_unexpected_keys_by_name() {
+    let device = Device::flex();
+    let mut e = StgcnEncoderConfig {
+        hidden_channels: 8,
+        ..StgcnEncoderConfig::pstl()
+    }
+    .init(&device);
+    let msg = load_module(
+        &mut e,
+        &fixture("encoder/weights.safetensors"),
+        "data_bn.weight",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.contains("weights.safetensors")
+            && msg.contains("does not fit")
+            && msg.contains("ShapeMismatch"),
+        "{msg}"
+    );
+
+    // One key dropped, one added: both named in the error.
+    let mut tensors = read_tensors(&fixture("encoder/weights.safetensors")).unwrap();
+    tensors.remove("st_gcn_networks.3.tcn.2.weight").unwrap();
+    tensors.insert(
+        "fc.weight".into(),
+        RawTensor {
+            shape: vec![2, 2],
+            data: vec![0.0; 4],
+        },
+    );
+    let dir = std::env::temp_dir().join(format!("asma-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.safetensors");
+    std::fs::write(&bad, write_safetensors(&tensors)).unwrap();
+    let mut e = StgcnEncoderConfig::pstl().init(&device);
+    let msg = load_module(&mut e, &bad, "data_bn.weight", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("missing keys: st_gcn_networks.3.tcn.2.weight"),
+        "{msg}"
+    );
+    assert!(msg.contains("unexpected keys: fc.weight"), "{msg}");
+
+    let mut p = asma_model::barlow::BarlowTwinsConfig::default().init(&device);
+    let msg = load_module(
+        &mut p,
+        &fixture("encoder/weights.safetensors"),
+        "projector.0.weight",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("no 'projector.0.weight' key"), "{msg}");
+}
