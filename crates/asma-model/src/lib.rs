@@ -6,6 +6,7 @@
 
 pub mod asma;
 pub mod barlow;
+pub mod device;
 pub mod error;
 pub mod graph;
 pub mod stgcn;

@@ -38,7 +38,7 @@ fn encoder(file: &str, device: &Device) -> StgcnEncoder {
 fn assert_close<const D: usize>(ours: Tensor<D>, expected: &str) {
     let (shape, want) = npy(expected);
     assert_eq!(ours.dims().to_vec(), shape, "{expected}");
-    let got: Vec<f32> = ours.into_data().to_vec().unwrap();
+    let got: Vec<f32> = ours.into_data().into_vec::<f32>().unwrap();
     let worst = got
         .iter()
         .zip(&want)

@@ -1,0 +1,56 @@
+//! Frozen features of a whole split: the encoder in eval mode over un-augmented batches.
+
+use std::sync::Arc;
+
+use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
+use asma_data::stream::Stream;
+use asma_model::burn::tensor::{Device, Tensor, TensorData};
+use asma_model::StgcnEncoder;
+
+use crate::error::TrainError;
+
+/// A batch of loader data as a `(N, C, T, V, M)` tensor.
+pub fn to_tensor(view: &asma_data::loader::View, device: &Device) -> Tensor<5> {
+    let s = view.shape;
+    Tensor::from_data(
+        TensorData::new(view.data.clone(), [s.n, s.c, s.t, s.v, s.m]),
+        device,
+    )
+}
+
+/// `(N, hidden_dim)` features of every sample of `dataset`, in dataset order, with each
+/// encoder in `encoders` (eval mode: call with `valid()` copies), concatenated per sample.
+pub fn extract(
+    encoders: &[&StgcnEncoder],
+    dataset: Arc<SkeletonDataset>,
+    stream: Stream,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>, TrainError> {
+    let loader = Loader::new(
+        dataset,
+        LoaderConfig {
+            batch_size,
+            shuffle: false,
+            stream,
+            ..Default::default()
+        },
+    )?;
+    let mut out = Vec::with_capacity(loader.dataset().len());
+    for batch in loader.epoch(0) {
+        let batch = batch?;
+        let x = to_tensor(&batch.views[0], device);
+        let parts: Vec<Tensor<2>> = encoders
+            .iter()
+            .map(|e| e.forward(x.clone(), None))
+            .collect();
+        let feats = Tensor::cat(parts, 1);
+        let [n, d] = feats.dims();
+        let flat: Vec<f32> = feats
+            .into_data()
+            .into_vec::<f32>()
+            .map_err(|e| TrainError::Config(format!("reading features: {e:?}")))?;
+        out.extend((0..n).map(|i| flat[i * d..(i + 1) * d].to_vec()));
+    }
+    Ok(out)
+}

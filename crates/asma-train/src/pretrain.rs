@@ -1,0 +1,389 @@
+//! The ASMa pre-training loop (METHOD.md §5–6): per batch, each branch gets an anchor, a
+//! temporally masked and a spatially masked view with its own augmentation draws; the loss
+//! is Σ_branches BT(anchor, temporal) + BT(anchor, spatial); Adam with L2 weight decay and a
+//! warm-up + cosine learning rate set per epoch.
+//!
+//! Exact resume: the loader's order and draws are functions of (seed, epoch, batch), dropout
+//! is reseeded per step from (seed, step), and the checkpoint holds the parameters, the
+//! BatchNorm statistics and Adam's moments by parameter id. So `E` epochs in one go and
+//! `k` epochs + resume give the same losses.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use asma_data::loader::{
+    FrameMaskSetting, JointMaskSetting, Loader, LoaderConfig, SkeletonDataset, ViewConfig,
+};
+use asma_data::mask::{FrameMask, JointMask};
+use asma_data::rng::Rng;
+use asma_data::splits::Part;
+use asma_model::asma::{AsmaPretrainModel, BranchViews};
+use asma_model::burn::module::Module;
+use asma_model::burn::optim::decay::WeightDecayConfig;
+use asma_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use asma_model::burn::store::{BurnpackStore, ModuleSnapshot};
+use asma_model::burn::tensor::Device;
+use asma_model::weights::save_module;
+use serde::Serialize;
+
+use crate::checkpoint::{RunDir, TrainState};
+use crate::config::{BranchMasks, PretrainConfig};
+use crate::error::TrainError;
+use crate::features::{extract, to_tensor};
+use crate::knn::knn_top1;
+use crate::metrics::MetricsLog;
+
+/// k-NN top-1 of f_θ, f_φ and their concatenation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KnnResult {
+    pub theta: f64,
+    pub phi: f64,
+    pub both: f64,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub lr: f64,
+    /// Mean total loss over the epoch's batches.
+    pub loss: f64,
+    pub theta_anchor_temporal: f64,
+    pub theta_anchor_spatial: f64,
+    pub phi_anchor_temporal: f64,
+    pub phi_anchor_spatial: f64,
+    pub batches: usize,
+    pub samples_per_s: f64,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knn: Option<KnnResult>,
+}
+
+/// Progress events.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Batch {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+    },
+    Epoch(EpochMetrics),
+    KnnAtStart(KnnResult),
+    Resumed(TrainState),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct PretrainOutcome {
+    pub state: TrainState,
+    pub interrupted: bool,
+    pub last: Option<EpochMetrics>,
+}
+
+/// The burn device for a config name.
+pub fn device(name: &str) -> Result<Device, TrainError> {
+    asma_model::device::select(name).map_err(TrainError::Model)
+}
+
+fn views(cfg: &PretrainConfig) -> Vec<ViewConfig> {
+    let branch = |m: BranchMasks| {
+        let aug = cfg.augment.clone();
+        [
+            ViewConfig {
+                transforms: aug.clone(),
+                ..Default::default()
+            },
+            ViewConfig {
+                transforms: aug.clone(),
+                frame_mask: FrameMaskSetting(m.frame),
+                ..Default::default()
+            },
+            ViewConfig {
+                transforms: aug,
+                joint_mask: JointMaskSetting(m.joint),
+                ..Default::default()
+            },
+        ]
+    };
+    branch(cfg.masking.theta)
+        .into_iter()
+        .chain(branch(cfg.masking.phi))
+        .collect()
+}
+
+fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+    for (name, m) in [("theta", cfg.masking.theta), ("phi", cfg.masking.phi)] {
+        if m.frame == FrameMask::None && m.joint == JointMask::None {
+            return Err(TrainError::Config(format!(
+                "masking.{name}: a branch needs a joint or a frame mask"
+            )));
+        }
+    }
+    if cfg.optim.epochs == 0 || cfg.optim.batch_size < 2 {
+        return Err(TrainError::Config("optim.epochs must be ≥ 1 and optim.batch_size ≥ 2 (Barlow Twins standardises over the batch)".into()));
+    }
+    Ok(())
+}
+
+/// Runs (or, with `resume`, continues) pre-training in `cfg.run.dir`. `stop` is polled after
+/// every step: when set, a checkpoint is written and the function returns.
+pub fn pretrain(
+    cfg: &PretrainConfig,
+    resume: bool,
+    stop: &AtomicBool,
+    progress: &dyn Fn(Progress),
+) -> Result<PretrainOutcome, TrainError> {
+    check(cfg)?;
+    let run = RunDir::new(&cfg.run.dir);
+    std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
+    let base = device(&cfg.run.device)?;
+    let ad = base.clone().autodiff();
+
+    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
+    train.check_num_classes(cfg.data.num_classes)?;
+    let loader = Loader::new(
+        train.clone(),
+        LoaderConfig {
+            batch_size: cfg.optim.batch_size,
+            shuffle: true,
+            drop_last: false,
+            seed: cfg.run.seed,
+            stream: cfg.data.stream,
+            prefetch: cfg.run.prefetch,
+            mask: cfg.masking.sizes.clone(),
+            views: views(cfg),
+        },
+    )?;
+
+    ad.seed(cfg.run.seed);
+    let mut model: AsmaPretrainModel = cfg.model.init(&ad);
+    let adam = AdamConfig::new()
+        .with_beta_1(cfg.optim.beta1 as f32)
+        .with_beta_2(cfg.optim.beta2 as f32)
+        .with_epsilon(cfg.optim.eps as f32)
+        .with_weight_decay(
+            (cfg.optim.weight_decay > 0.0)
+                .then(|| WeightDecayConfig::new(cfg.optim.weight_decay as f32)),
+        );
+    let mut optim: ModuleOptimizer = adam.init();
+    let metrics = MetricsLog::new(&run.metrics());
+
+    let mut state = TrainState::default();
+    if resume {
+        let dir = run.latest().ok_or_else(|| TrainError::Checkpoint {
+            path: run.checkpoint(),
+            msg: "no checkpoint to resume from".into(),
+        })?;
+        let saved: PretrainConfig = read_json(&run.config())?;
+        if saved.model != cfg.model || saved.data.stream != cfg.data.stream {
+            return Err(TrainError::Checkpoint {
+                path: run.config(),
+                msg: "the run was started with another model or stream; resume with the same configuration".into(),
+            });
+        }
+        state = RunDir::read_state(&dir)?;
+        let model_file = dir.join("model.bpk");
+        let mut store = BurnpackStore::from_file(&model_file);
+        model
+            .load_from(&mut store)
+            .map_err(|e| TrainError::Checkpoint {
+                path: model_file.clone(),
+                msg: e.to_string(),
+            })?;
+        let optim_file = dir.join("optim.bin");
+        optim = optim
+            .load(&optim_file)
+            .map_err(|e| TrainError::Checkpoint {
+                path: optim_file.clone(),
+                msg: e.to_string(),
+            })?;
+        metrics.truncate_from(state.epoch)?;
+        progress(Progress::Resumed(state));
+    } else {
+        std::fs::write(run.config(), serde_json::to_vec_pretty(cfg).unwrap())
+            .map_err(|e| TrainError::io(run.config(), e))?;
+        let _ = std::fs::remove_file(run.metrics());
+        if cfg.knn.every > 0 && cfg.knn.at_start {
+            let knn = knn_eval(&model, cfg, &train, &base)?;
+            metrics.append(&serde_json::json!({"epoch": null, "init": true, "knn": knn}))?;
+            progress(Progress::KnnAtStart(knn));
+        }
+    }
+
+    let schedule = cfg.optim.schedule();
+    let batches = loader.batches_per_epoch();
+    let mut last = None;
+    while state.epoch < cfg.optim.epochs {
+        let epoch = state.epoch;
+        let lr = schedule.lr(epoch);
+        let order = loader.order(epoch as u64);
+        let started = Instant::now();
+        let mut sums = [0f64; 5];
+        let (mut seen_batches, mut samples) = (0usize, 0usize);
+        for b in state.batch..batches {
+            let batch = loader.batch(epoch as u64, &order, b)?;
+            ad.seed(Rng::derive(cfg.run.seed, state.step as u64).next_u64());
+            let v = &batch.views;
+            let t = |i: usize| to_tensor(&v[i], &ad);
+            let lt = model.theta.loss(BranchViews {
+                anchor: t(0),
+                temporal: t(1),
+                spatial: t(2),
+                keep_joints: v[2].joints.kept.clone(),
+            });
+            let lp = model.phi.loss(BranchViews {
+                anchor: t(3),
+                temporal: t(4),
+                spatial: t(5),
+                keep_joints: v[5].joints.kept.clone(),
+            });
+            let total = lt.total.clone() + lp.total.clone();
+            let value = total.clone().into_scalar::<f32>();
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite {
+                    epoch,
+                    step: state.step,
+                    value,
+                    run: run.root.clone(),
+                });
+            }
+            let parts = [
+                value,
+                lt.anchor_temporal.into_scalar::<f32>(),
+                lt.anchor_spatial.into_scalar::<f32>(),
+                lp.anchor_temporal.into_scalar::<f32>(),
+                lp.anchor_spatial.into_scalar::<f32>(),
+            ];
+            let grads = GradientsParams::from_grads(total.backward(), &model);
+            model = optim.step(lr, model, grads);
+            for (s, p) in sums.iter_mut().zip(parts) {
+                *s += p as f64;
+            }
+            seen_batches += 1;
+            samples += batch.samples.len();
+            state.step += 1;
+            state.batch = b + 1;
+            progress(Progress::Batch {
+                epoch,
+                batch: b,
+                batches,
+                loss: value as f64,
+            });
+            if stop.load(Ordering::SeqCst) && state.batch < batches {
+                save_checkpoint(&run, &model, &optim, state)?;
+                return Ok(PretrainOutcome {
+                    state,
+                    interrupted: true,
+                    last,
+                });
+            }
+        }
+        state.epoch += 1;
+        state.batch = 0;
+        let seconds = started.elapsed().as_secs_f64();
+        let n = seen_batches.max(1) as f64;
+        let knn_due = cfg.knn.every > 0
+            && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
+        let knn = if knn_due {
+            Some(knn_eval(&model, cfg, &train, &base)?)
+        } else {
+            None
+        };
+        let m = EpochMetrics {
+            epoch,
+            lr,
+            loss: sums[0] / n,
+            theta_anchor_temporal: sums[1] / n,
+            theta_anchor_spatial: sums[2] / n,
+            phi_anchor_temporal: sums[3] / n,
+            phi_anchor_spatial: sums[4] / n,
+            batches: seen_batches,
+            samples_per_s: samples as f64 / seconds.max(1e-9),
+            seconds,
+            knn,
+        };
+        save_checkpoint(&run, &model, &optim, state)?;
+        metrics.append(&m)?;
+        progress(Progress::Epoch(m.clone()));
+        last = Some(m);
+        if stop.load(Ordering::SeqCst) {
+            return Ok(PretrainOutcome {
+                state,
+                interrupted: state.epoch < cfg.optim.epochs,
+                last,
+            });
+        }
+    }
+    Ok(PretrainOutcome {
+        state,
+        interrupted: false,
+        last,
+    })
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })
+}
+
+fn save_checkpoint(
+    run: &RunDir,
+    model: &AsmaPretrainModel,
+    optim: &ModuleOptimizer,
+    state: TrainState,
+) -> Result<(), TrainError> {
+    // burn keeps the latest BatchNorm running statistics per thread until a sync; `valid()`
+    // syncs them (a plain save would store the statistics of one step earlier).
+    let model = &model.valid();
+    run.write_checkpoint(state, |dir| {
+        let model_file = dir.join("model.bpk");
+        let mut store = BurnpackStore::from_file(&model_file).overwrite(true);
+        model
+            .save_into(&mut store)
+            .map_err(|e| TrainError::Checkpoint {
+                path: model_file.clone(),
+                msg: e.to_string(),
+            })?;
+        let optim_file = dir.join("optim.bin");
+        optim.save(&optim_file).map_err(|e| TrainError::Checkpoint {
+            path: optim_file.clone(),
+            msg: e.to_string(),
+        })
+    })?;
+    // The user-facing exports, PyTorch-named.
+    save_module(&model.theta.encoder, &run.encoder("theta"))?;
+    save_module(&model.phi.encoder, &run.encoder("phi"))?;
+    Ok(())
+}
+
+/// k-NN top-1 (train → val) of the current encoders in eval mode.
+fn knn_eval(
+    model: &AsmaPretrainModel,
+    cfg: &PretrainConfig,
+    train: &Arc<SkeletonDataset>,
+    device: &Device,
+) -> Result<KnnResult, TrainError> {
+    let val = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Val)?);
+    let theta = model.theta.encoder.valid().to_device(device);
+    let phi = model.phi.encoder.valid().to_device(device);
+    let bs = cfg.knn.batch_size;
+    let ftr = extract(&[&theta, &phi], train.clone(), cfg.data.stream, bs, device)?;
+    let fva = extract(&[&theta, &phi], val.clone(), cfg.data.stream, bs, device)?;
+    let d = theta.hidden_dim;
+    let part = |f: &[Vec<f32>], r: std::ops::Range<usize>| -> Vec<Vec<f32>> {
+        f.iter().map(|x| x[r.clone()].to_vec()).collect()
+    };
+    let (ltr, lva) = (train.labels(), val.labels());
+    let k = cfg.knn.k;
+    Ok(KnnResult {
+        theta: knn_top1(&part(&ftr, 0..d), ltr, &part(&fva, 0..d), lva, k),
+        phi: knn_top1(&part(&ftr, d..2 * d), ltr, &part(&fva, d..2 * d), lva, k),
+        both: knn_top1(&ftr, ltr, &fva, lva, k),
+    })
+}

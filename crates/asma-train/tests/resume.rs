@@ -1,0 +1,171 @@
+//! Pre-training resumes exactly: E epochs in one go equal k epochs, a stop, and `--resume`
+//! (same losses, same final weights), also when stopped in the middle of an epoch.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use asma_data::labels::{write_labels, Labels};
+use asma_data::npy::write_npy_f32;
+use asma_data::rng::Rng;
+use asma_train::config::PretrainConfig;
+use asma_train::pretrain::{pretrain, Progress};
+
+/// A tiny prepared folder: smooth random motions, 4 classes.
+fn tiny_data(dir: &Path) {
+    let mut rng = Rng::new(9);
+    for (part, n) in [("train", 10), ("val", 6)] {
+        let mut data = vec![0f32; n * 3 * 50 * 25 * 2];
+        for (i, v) in data.iter_mut().enumerate() {
+            let t = (i / 50) % 50;
+            *v = ((i % 7) as f32 * 0.1 + (t as f32 * 0.1 + (i % 11) as f32).sin() * 0.3)
+                * (1.0 + 0.01 * rng.normal() as f32);
+        }
+        write_npy_f32(
+            &dir.join(format!("{part}_position.npy")),
+            &[n, 3, 50, 25, 2],
+            &data,
+        )
+        .unwrap();
+        let labels = Labels {
+            names: (0..n).map(|i| format!("s{i}.skeleton")).collect(),
+            labels: (0..n).map(|i| i % 4).collect(),
+        };
+        write_labels(&dir.join(format!("{part}_label.pkl")), &labels).unwrap();
+    }
+}
+
+fn config(data: &Path, run: &Path) -> PretrainConfig {
+    let mut c = PretrainConfig::default();
+    c.data.dir = data.to_path_buf();
+    c.data.num_classes = 4;
+    c.model.encoder.hidden_channels = 4;
+    c.model.encoder.hidden_dim = 16;
+    c.model.projector.in_dim = 16;
+    c.model.projector.dims = [32, 32, 32];
+    c.optim.epochs = 3;
+    c.optim.warmup_epochs = 1;
+    c.optim.batch_size = 4;
+    c.knn.every = 3;
+    c.knn.at_start = true;
+    c.run.dir = run.to_path_buf();
+    c
+}
+
+fn losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["epoch"].is_u64())
+        .map(|v| v["loss"].as_f64().unwrap())
+        .collect()
+}
+
+/// Names of the f_θ tensors that differ between two runs.
+fn differing(x: &Path, y: &Path) -> Vec<String> {
+    let read =
+        |p: &Path| asma_model::weights::read_tensors(&p.join("encoder_theta.safetensors")).unwrap();
+    let (a, b) = (read(x), read(y));
+    a.iter()
+        .filter(|(k, t)| b.get(*k).map(|u| u.data != t.data).unwrap_or(true))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+#[test]
+fn straight_run_equals_stop_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    tiny_data(&data);
+    let never = AtomicBool::new(false);
+
+    let a = tmp.path().join("a");
+    let out = pretrain(&config(&data, &a), false, &never, &|_| {}).unwrap();
+    assert!(!out.interrupted);
+    assert_eq!(out.state.epoch, 3);
+    let straight = losses(&a);
+    assert_eq!(straight.len(), 3);
+    assert!(straight.iter().all(|l| l.is_finite() && *l > 0.0));
+    assert!(out.last.unwrap().knn.is_some());
+    for f in [
+        "config.json",
+        "encoder_theta.safetensors",
+        "encoder_phi.safetensors",
+        "checkpoint/state.json",
+        "checkpoint/model.bpk",
+    ] {
+        assert!(a.join(f).exists(), "{f}");
+    }
+
+    // Stop after epoch 1 (epoch boundary), resume.
+    let b = tmp.path().join("b");
+    let stop = AtomicBool::new(false);
+    let out = pretrain(&config(&data, &b), false, &stop, &|p| {
+        if let Progress::Epoch(m) = p {
+            if m.epoch == 0 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    })
+    .unwrap();
+    assert!(out.interrupted);
+    assert_eq!(out.state.epoch, 1);
+    pretrain(&config(&data, &b), true, &never, &|_| {}).unwrap();
+    assert_eq!(
+        losses(&b),
+        straight,
+        "epoch-boundary resume changed the losses"
+    );
+
+    // Stop in the middle of epoch 2 (after its second batch), resume.
+    let c = tmp.path().join("c");
+    let stop = AtomicBool::new(false);
+    let out = pretrain(&config(&data, &c), false, &stop, &|p| {
+        if let Progress::Batch {
+            epoch: 1, batch: 1, ..
+        } = p
+        {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(out.interrupted);
+    assert_eq!((out.state.epoch, out.state.batch), (1, 2));
+    pretrain(&config(&data, &c), true, &never, &|_| {}).unwrap();
+    assert_eq!(
+        differing(&a, &b),
+        Vec::<String>::new(),
+        "epoch-boundary resume changed the final weights"
+    );
+    assert_eq!(
+        differing(&a, &c),
+        Vec::<String>::new(),
+        "mid-epoch resume changed the final weights"
+    );
+    assert_eq!(losses(&c)[2], straight[2]);
+}
+
+#[test]
+fn resume_without_checkpoint_and_bad_config_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    tiny_data(&data);
+    let never = AtomicBool::new(false);
+    let e = pretrain(
+        &config(&data, &tmp.path().join("none")),
+        true,
+        &never,
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no checkpoint to resume from"), "{e}");
+    let mut c = config(&data, &tmp.path().join("x"));
+    c.data.num_classes = 2;
+    let e = pretrain(&c, false, &never, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("beyond the 2 classes"), "{e}");
+}
