@@ -10,7 +10,7 @@ use asma_data::prepare::{self, PrepareOptions};
 use asma_data::splits::{Benchmark, Dataset};
 use serde::Serialize;
 
-use crate::BenchDataArgs;
+use crate::{BenchDataArgs, BenchPretrainArgs};
 
 #[derive(Serialize)]
 struct DataBench {
@@ -178,22 +178,155 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
     Ok(())
 }
 
-/// `tools/reference/ntu_reader_reference.py`, from `ASMA_REFERENCE_DIR`, the working
-/// directory, or the source tree this binary was built from.
+/// `asma bench pretrain`: the step of `tools/reference/bench_pretrain.py` — one encoder and
+/// projector, anchor (50 frames), temporal (30 frames), spatial (8 joints removed),
+/// BT(a,t) + BT(a,s), backward, Adam — timed in burn and, with `--python`, in PyTorch.
+pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
+    use asma_model::asma::{BranchViews, PretrainBranch};
+    use asma_model::barlow::BarlowTwinsConfig;
+    use asma_model::burn::optim::decay::WeightDecayConfig;
+    use asma_model::burn::optim::{AdamConfig, GradientsParams};
+    use asma_model::burn::tensor::{Distribution, Tensor};
+    use asma_model::StgcnEncoderConfig;
+
+    if let Some(t) = a.threads {
+        // burn-flex and the loader use rayon's global pool.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global();
+    }
+    let device = asma_model::device::select(&a.device)?.autodiff();
+    device.seed(0);
+    let enc = StgcnEncoderConfig {
+        hidden_channels: a.hidden,
+        ..Default::default()
+    };
+    let mut branch = PretrainBranch {
+        encoder: enc.init(&device),
+        projector: BarlowTwinsConfig {
+            dims: [a.proj_dim; 3],
+            ..Default::default()
+        }
+        .init(&device),
+    };
+    let mut optim = AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
+        .init();
+    let x = Tensor::<5>::random(
+        [a.batch, 3, 50, 25, 2],
+        Distribution::Normal(0.0, 0.3),
+        &device,
+    );
+    let frames: Vec<i64> = (0..50)
+        .filter(|t| t % 5 != 0 && t % 5 != 2)
+        .take(30)
+        .collect();
+    let index = Tensor::<1, asma_model::burn::tensor::Int>::from_data(
+        asma_model::burn::tensor::TensorData::new(frames, [30]),
+        &device,
+    );
+    let keep: Vec<usize> = (0..25)
+        .filter(|j| ![1, 4, 6, 9, 13, 17, 20, 23].contains(j))
+        .collect();
+    let mut times = Vec::new();
+    for s in 0..=a.steps {
+        let t = Instant::now();
+        let loss = branch.loss(BranchViews {
+            anchor: x.clone(),
+            temporal: x.clone().select(2, index.clone()),
+            spatial: x.clone(),
+            keep_joints: keep.clone(),
+        });
+        let grads = GradientsParams::from_grads(loss.total.backward(), &branch);
+        branch = optim.step(5e-3, branch, grads);
+        // Wait for the device: the step is done when its loss can be read.
+        let _ = loss.anchor_temporal.into_scalar::<f32>();
+        if s > 0 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let sec = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    let threads = rayon::current_num_threads();
+    let mut reference = None;
+    if let Some(py) = &a.python {
+        let script = reference_file("bench_pretrain.py")?;
+        let out = std::process::Command::new(py)
+            .arg(&script)
+            .args([
+                "--batch",
+                &a.batch.to_string(),
+                "--proj-dim",
+                &a.proj_dim.to_string(),
+                "--hidden",
+                &a.hidden.to_string(),
+            ])
+            .args([
+                "--steps",
+                &a.steps.to_string(),
+                "--threads",
+                &threads.to_string(),
+            ])
+            .output()
+            .with_context(|| format!("running {py}"))?;
+        if !out.status.success() {
+            bail!(
+                "the PyTorch reference failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+        reference = v["seconds_per_step"].as_f64();
+    }
+    let result = serde_json::json!({
+        "batch": a.batch, "proj_dim": a.proj_dim, "hidden": a.hidden, "threads": threads, "device": a.device,
+        "asma_seconds_per_step": sec, "asma_samples_per_s": a.batch as f64 / sec, "asma_step_seconds": times,
+        "pytorch_seconds_per_step": reference, "pytorch_samples_per_s": reference.map(|r| a.batch as f64 / r),
+        "asma_vs_pytorch": reference.map(|r| r / sec),
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!(
+            "pre-training step, batch {}, projector {}, {} threads ({}):",
+            a.batch, a.proj_dim, threads, a.device
+        );
+        println!("| framework | s/step | samples/s |\n|---|---|---|");
+        println!(
+            "| asma (burn {}) | {:.3} | {:.2} |",
+            a.device,
+            sec,
+            a.batch as f64 / sec
+        );
+        if let Some(r) = reference {
+            println!("| PyTorch | {:.3} | {:.2} |", r, a.batch as f64 / r);
+            println!("asma / PyTorch speed: {:.2}×", r / sec);
+        }
+    }
+    Ok(())
+}
+
+/// `tools/reference/ntu_reader_reference.py` (see [`reference_file`]).
 fn reference_script() -> Result<PathBuf> {
-    const NAME: &str = "ntu_reader_reference.py";
+    reference_file("ntu_reader_reference.py")
+}
+
+/// A file of `tools/reference/`, from `ASMA_REFERENCE_DIR`, the working directory, or the
+/// source tree this binary was built from.
+fn reference_file(name: &str) -> Result<PathBuf> {
     let candidates = [
-        std::env::var_os("ASMA_REFERENCE_DIR").map(|d| PathBuf::from(d).join(NAME)),
-        Some(PathBuf::from("tools/reference").join(NAME)),
+        std::env::var_os("ASMA_REFERENCE_DIR").map(|d| PathBuf::from(d).join(name)),
+        Some(PathBuf::from("tools/reference").join(name)),
         Some(
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../tools/reference")
-                .join(NAME),
+                .join(name),
         ),
     ];
     candidates
         .into_iter()
         .flatten()
         .find(|p| p.exists())
-        .context("tools/reference/ntu_reader_reference.py not found (set ASMA_REFERENCE_DIR)")
+        .with_context(|| format!("tools/reference/{name} not found (set ASMA_REFERENCE_DIR)"))
 }

@@ -32,8 +32,16 @@ pub fn load<T: DeserializeOwned>(file: Option<&Path>, sets: &[String]) -> Result
     let what = file
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "--set".to_string());
-    T::deserialize(toml::Value::Table(table))
-        .map_err(|e| anyhow::anyhow!("{what}: {}", e.message()))
+    // serde_path_to_error names the key of a wrong type (`optim.epochs: invalid type …`);
+    // through serde_json's Value, whose deserializer reports map keys to the tracker.
+    let json = serde_json::to_value(&table).context("config values")?;
+    serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = e.path().to_string();
+        match path.as_str() {
+            "" | "." => anyhow::anyhow!("{what}: {}", e.into_inner()),
+            _ => anyhow::anyhow!("{what}: {path}: {}", e.into_inner()),
+        }
+    })
 }
 
 /// Sets `a.b.c = value` inside nested tables.

@@ -4,6 +4,7 @@
 mod bench_cmd;
 mod config;
 mod data_cmd;
+mod model_cmd;
 mod progress;
 
 use std::path::PathBuf;
@@ -24,6 +25,10 @@ enum Command {
     /// Datasets: generate, prepare, inspect.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Self-supervised ASMa pre-training of the two encoders of one stream.
+    Pretrain(PretrainArgs),
+    /// Features `(N, 256)` of an `(N, 3, T, 25, M)` array with a trained encoder.
+    Embed(EmbedArgs),
     /// Measurements with their baselines run in the same process.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -43,6 +48,8 @@ enum DataCommand {
 enum BenchCommand {
     /// `.skeleton` parse MB/s and prepare samples/s, next to a NumPy reference reader.
     Data(BenchDataArgs),
+    /// One ASMa encoder pre-training step (3 views + Barlow Twins + Adam), next to PyTorch.
+    Pretrain(BenchPretrainArgs),
 }
 
 /// `asma data synth`.
@@ -109,6 +116,53 @@ pub struct PrepareArgs {
     pub json: bool,
 }
 
+/// `asma pretrain`.
+#[derive(Args)]
+pub struct PretrainArgs {
+    /// Experiment file (TOML), e.g. configs/synthetic/pretrain_joint.toml.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one field, e.g. `--set optim.epochs=20 --set data.stream=bone`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Continue the run in this directory from its last checkpoint (its config.json is used
+    /// unless --config is given).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// Print one JSON object per epoch instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `asma embed`.
+#[derive(Args)]
+pub struct EmbedArgs {
+    /// Encoder weights: .safetensors or a PyTorch .pt/.pth/.pth.tar (PSTL/AimCLR names).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Input `(N, 3, T, 25, M)` float32 .npy.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output `(N, 256)` float32 .npy.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// 0-based joints to remove, e.g. 3,7,11.
+    #[arg(long, value_delimiter = ',')]
+    pub mask_joints: Vec<usize>,
+    /// BatchNorm on batch statistics (dropout off) instead of the running statistics.
+    #[arg(long)]
+    pub train_mode: bool,
+    /// Key prefix of the encoder in the checkpoint (found automatically when unique).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Samples per forward pass (train mode: the batch whose statistics are used).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// cpu, or gpu/cuda where built.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
 /// `asma data inspect`.
 #[derive(Args)]
 pub struct InspectArgs {
@@ -137,13 +191,41 @@ pub struct BenchDataArgs {
     pub json: bool,
 }
 
+/// `asma bench pretrain`.
+#[derive(Args)]
+pub struct BenchPretrainArgs {
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Projector width (the paper: 6144).
+    #[arg(long, default_value_t = 6144)]
+    pub proj_dim: usize,
+    #[arg(long, default_value_t = 16)]
+    pub hidden: usize,
+    /// Timed steps (after one warm-up step).
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+    /// Also time `tools/reference/bench_pretrain.py` with this Python (needs torch).
+    #[arg(long)]
+    pub python: Option<String>,
+    /// Threads for both (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(DataCommand::Synth(a)) => data_cmd::synth(a),
         Command::Data(DataCommand::Prepare(a)) => data_cmd::prepare(a),
         Command::Data(DataCommand::Inspect(a)) => data_cmd::inspect(a),
+        Command::Pretrain(a) => model_cmd::pretrain(a),
+        Command::Embed(a) => model_cmd::embed(a),
         Command::Bench(BenchCommand::Data(a)) => bench_cmd::data(a),
+        Command::Bench(BenchCommand::Pretrain(a)) => bench_cmd::pretrain(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,7 +17,7 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, Sa
 use crate::error::ModelError;
 
 /// `(PyTorch pattern, burn path)`: `nn.Sequential` indices ↔ asma's field names.
-const TORCH_TO_BURN: [(&str, &str); 10] = [
+const TORCH_TO_BURN: [(&str, &str); 15] = [
     (r"\.tcn\.0\.", ".tcn.bn_in."),
     (r"\.tcn\.2\.", ".tcn.conv."),
     (r"\.tcn\.3\.", ".tcn.bn_out."),
@@ -28,9 +28,15 @@ const TORCH_TO_BURN: [(&str, &str); 10] = [
     (r"(^|\.)projector\.3\.", "${1}projector.lin3."),
     (r"(^|\.)projector\.4\.", "${1}projector.bn4."),
     (r"(^|\.)projector\.6\.", "${1}projector.lin6."),
+    // A projector loaded on its own (prefix `projector.` stripped).
+    (r"^0\.", "lin0."),
+    (r"^1\.", "bn1."),
+    (r"^3\.", "lin3."),
+    (r"^4\.", "bn4."),
+    (r"^6\.", "lin6."),
 ];
 
-const BURN_TO_TORCH: [(&str, &str); 10] = [
+const BURN_TO_TORCH: [(&str, &str); 15] = [
     (r"\.tcn\.bn_in\.", ".tcn.0."),
     (r"\.tcn\.conv\.", ".tcn.2."),
     (r"\.tcn\.bn_out\.", ".tcn.3."),
@@ -41,6 +47,11 @@ const BURN_TO_TORCH: [(&str, &str); 10] = [
     (r"(^|\.)projector\.lin3\.", "${1}projector.3."),
     (r"(^|\.)projector\.bn4\.", "${1}projector.4."),
     (r"(^|\.)projector\.lin6\.", "${1}projector.6."),
+    (r"^lin0\.", "0."),
+    (r"^bn1\.", "1."),
+    (r"^lin3\.", "3."),
+    (r"^bn4\.", "4."),
+    (r"^lin6\.", "6."),
 ];
 
 /// A tensor read from a weight file, as f32.
@@ -217,9 +228,14 @@ pub fn write_safetensors(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
     out
 }
 
-/// True for PyTorch buffers asma derives itself rather than loads.
+/// True for PyTorch buffers asma derives itself rather than loads: the graph `A`, the
+/// BatchNorm step counters, and the statistics of PSTL's affine-free loss BatchNorm (`bn.*`,
+/// which the loss never reads: it standardises with batch statistics).
 fn is_derived_buffer(key: &str) -> bool {
-    key == "A" || key.ends_with(".A") || key.ends_with("num_batches_tracked")
+    key == "A"
+        || key.ends_with(".A")
+        || key.ends_with("num_batches_tracked")
+        || key.starts_with("bn.running_")
 }
 
 /// The prefix in front of `anchor` (e.g. `module.encoder_q.` in front of `data_bn.weight`).

@@ -38,7 +38,7 @@ fn encoder(file: &str, device: &Device) -> StgcnEncoder {
 fn assert_close<const D: usize>(ours: Tensor<D>, expected: &str) {
     let (shape, want) = npy(expected);
     assert_eq!(ours.dims().to_vec(), shape, "{expected}");
-    let got: Vec<f32> = ours.into_data().into_vec::<f32>().unwrap();
+    let got: Vec<f32> = ours.into_data().try_into_vec::<f32>().unwrap();
     let worst = got
         .iter()
         .zip(&want)
@@ -175,4 +175,25 @@ fn wrong_checkpoint_reports_missing_and_unexpected_keys_by_name() {
     .unwrap_err()
     .to_string();
     assert!(msg.contains("no 'projector.0.weight' key"), "{msg}");
+}
+
+#[test]
+fn barlow_twins_projector_matches_pytorch_in_train_mode() {
+    // PSTL's `BTwins` keys: projector.{0,1,3,4,6}.* and the loss BN's bn.* buffers.
+    let device = Device::flex().autodiff();
+    let mut head = asma_model::barlow::BarlowTwinsConfig {
+        dims: [64, 64, 64],
+        ..Default::default()
+    }
+    .init(&device);
+    let report = load_module(
+        &mut head,
+        &fixture("barlow/proj_weights.safetensors"),
+        "0.weight",
+        None,
+    )
+    .unwrap();
+    assert_eq!(report.prefix, "projector.");
+    let out = head.forward(tensor("barlow/proj_in.npy", &device));
+    assert_close(out.detach(), "barlow/proj_out.npy");
 }

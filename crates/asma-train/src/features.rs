@@ -48,7 +48,7 @@ pub fn extract(
         let [n, d] = feats.dims();
         let flat: Vec<f32> = feats
             .into_data()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .map_err(|e| TrainError::Config(format!("reading features: {e:?}")))?;
         out.extend((0..n).map(|i| flat[i * d..(i + 1) * d].to_vec()));
     }

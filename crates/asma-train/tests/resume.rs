@@ -169,3 +169,44 @@ fn resume_without_checkpoint_and_bad_config_are_errors() {
         .to_string();
     assert!(e.contains("beyond the 2 classes"), "{e}");
 }
+
+#[test]
+fn non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    tiny_data(&data);
+    let run = tmp.path().join("run");
+    let mut cfg = config(&data, &run);
+    cfg.knn.every = 0;
+    let stop = AtomicBool::new(false);
+    pretrain(&cfg, false, &stop, &|p| {
+        if let Progress::Epoch(_) = p {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    // The data goes bad: every sample holds a NaN.
+    let path = data.join("train_position.npy");
+    let arr = asma_data::npy::MmapNpy::open(&path).unwrap();
+    let mut values = arr.to_f32().unwrap().into_owned();
+    drop(arr);
+    for v in values.iter_mut().step_by(1000) {
+        *v = f32::NAN;
+    }
+    write_npy_f32(&path, &[10, 3, 50, 25, 2], &values).unwrap();
+    let never = AtomicBool::new(false);
+    let e = pretrain(&cfg, true, &never, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("non-finite loss") && e.contains("epoch 1, step 3"),
+        "{e}"
+    );
+    let state = asma_train::checkpoint::RunDir::read_state(&run.join("checkpoint")).unwrap();
+    assert_eq!(
+        (state.epoch, state.batch),
+        (1, 0),
+        "the last good checkpoint stays"
+    );
+}

@@ -1,0 +1,173 @@
+//! `asma pretrain` and `asma embed`: argument plumbing around asma-train and asma-model.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use asma_data::npy::{write_npy_f32, MmapNpy};
+use asma_model::burn::module::Module;
+use asma_model::burn::tensor::{Tensor, TensorData};
+use asma_model::weights::load_module;
+use asma_model::StgcnEncoderConfig;
+use asma_train::pretrain::{self, Progress};
+use asma_train::PretrainConfig;
+
+use crate::progress::Progress as Bar;
+use crate::{EmbedArgs, PretrainArgs};
+
+/// `asma pretrain`.
+pub fn pretrain(a: PretrainArgs) -> Result<()> {
+    let mut sets = a.sets.clone();
+    let file = match (&a.config, &a.resume) {
+        (Some(f), _) => Some(f.clone()),
+        (None, Some(run)) => Some(run.join("config.json")),
+        (None, None) => bail!("give --config FILE (or --resume RUN_DIR)"),
+    };
+    if let Some(run) = &a.resume {
+        sets.push(format!("run.dir={:?}", run.display().to_string()));
+    }
+    let cfg: PretrainConfig = if file
+        .as_ref()
+        .is_some_and(|f| f.extension().is_some_and(|e| e == "json"))
+    {
+        let f = file.unwrap();
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let value: toml::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a run config", f.display()))?;
+        let dir = tempfile::tempdir()?;
+        let as_toml = dir.path().join("config.toml");
+        std::fs::write(&as_toml, toml::to_string(&value)?)?;
+        crate::config::load(Some(&as_toml), &sets)?
+    } else {
+        crate::config::load(file.as_deref(), &sets)?
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)"
+        );
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    let bar = Bar::new("pretrain");
+    let json = a.json;
+    let outcome = pretrain::pretrain(&cfg, a.resume.is_some(), &stop, &|p| match p {
+        Progress::Batch { batch, batches, .. } => bar.update(batch + 1, batches),
+        Progress::Epoch(m) => {
+            if json {
+                println!("{}", serde_json::to_string(&m).unwrap());
+            } else {
+                let knn = m
+                    .knn
+                    .map(|k| {
+                        format!(
+                            ", k-NN top-1 θ {:.1}% φ {:.1}% θ‖φ {:.1}%",
+                            100.0 * k.theta,
+                            100.0 * k.phi,
+                            100.0 * k.both
+                        )
+                    })
+                    .unwrap_or_default();
+                println!("epoch {:>3}: loss {:.3} (θ {:.3}+{:.3}, φ {:.3}+{:.3}), lr {:.2e}, {:.1} samples/s{knn}", m.epoch, m.loss, m.theta_anchor_temporal, m.theta_anchor_spatial, m.phi_anchor_temporal, m.phi_anchor_spatial, m.lr, m.samples_per_s);
+            }
+        }
+        Progress::KnnAtStart(k) => {
+            if !json {
+                println!(
+                    "random init: k-NN top-1 θ {:.1}% φ {:.1}% θ‖φ {:.1}%",
+                    100.0 * k.theta,
+                    100.0 * k.phi,
+                    100.0 * k.both
+                );
+            }
+        }
+        Progress::Resumed(s) => eprintln!(
+            "resuming at epoch {}, batch {} (step {})",
+            s.epoch, s.batch, s.step
+        ),
+    });
+    bar.finish();
+    let outcome = outcome.with_context(|| format!("pre-training in {}", cfg.run.dir.display()))?;
+    if outcome.interrupted {
+        eprintln!(
+            "stopped at epoch {}, batch {}: continue with `asma pretrain --resume {}`",
+            outcome.state.epoch,
+            outcome.state.batch,
+            cfg.run.dir.display()
+        );
+    } else if !json {
+        println!(
+            "done: encoders in {}/encoder_theta.safetensors and encoder_phi.safetensors",
+            cfg.run.dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `asma embed`.
+pub fn embed(a: EmbedArgs) -> Result<()> {
+    let device = asma_model::device::select(&a.device)?;
+    let device = if a.train_mode {
+        device.autodiff()
+    } else {
+        device
+    };
+    let mut encoder = StgcnEncoderConfig::pstl().init(&device);
+    let report = load_module(
+        &mut encoder,
+        &a.checkpoint,
+        "data_bn.weight",
+        a.prefix.as_deref(),
+    )?;
+    let encoder = if a.train_mode {
+        encoder.without_dropout()
+    } else {
+        encoder.valid()
+    };
+    let input = MmapNpy::open_skeleton(&a.input)?;
+    let [n, c, t, v, m]: [usize; 5] = input.shape().try_into().unwrap();
+    let keep: Vec<usize> = (0..v).filter(|j| !a.mask_joints.contains(j)).collect();
+    if let Some(bad) = a.mask_joints.iter().find(|&&j| j >= v) {
+        bail!("--mask-joints: joint {bad} does not exist (0..{v})");
+    }
+    let keep = (!a.mask_joints.is_empty()).then_some(keep);
+    let mut out = Vec::with_capacity(n * encoder.hidden_dim);
+    for start in (0..n).step_by(a.batch_size.max(1)) {
+        let end = (start + a.batch_size.max(1)).min(n);
+        let mut data = Vec::with_capacity((end - start) * c * t * v * m);
+        for i in start..end {
+            data.extend_from_slice(&input.row_to_f32(i)?);
+        }
+        if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+            bail!(
+                "{}: sample {} holds a non-finite value",
+                a.input.display(),
+                start + i / (c * t * v * m)
+            );
+        }
+        let x = Tensor::<5>::from_data(TensorData::new(data, [end - start, c, t, v, m]), &device);
+        let h = encoder.forward(x, keep.as_deref()).detach();
+        out.extend(
+            h.into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        );
+    }
+    write_npy_f32(&a.out, &[n, encoder.hidden_dim], &out)?;
+    eprintln!(
+        "{} → {}: ({n}, {}) features (weights: {} tensors, prefix '{}')",
+        a.input.display(),
+        a.out.display(),
+        encoder.hidden_dim,
+        report.loaded,
+        report.prefix
+    );
+    Ok(())
+}

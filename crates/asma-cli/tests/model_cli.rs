@@ -1,0 +1,129 @@
+//! `asma pretrain` and `asma embed` driven as a user would, and every shipped config parses.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn asma(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_asma"))
+        .args(args)
+        .output()
+        .expect("run asma")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn npy(path: &Path) -> Vec<f32> {
+    asma_data::npy::MmapNpy::open(path)
+        .unwrap()
+        .to_f32()
+        .unwrap()
+        .into_owned()
+}
+
+#[test]
+fn embed_reproduces_pytorch_features() {
+    let fx = root().join("crates/asma-model/tests/fixtures/encoder");
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str], &str); 3] = [
+        ("checkpoint.pth.tar", &[], "out_full.npy"),
+        (
+            "weights.safetensors",
+            &["--mask-joints", "3,7,11"],
+            "out_masked.npy",
+        ),
+        ("weights.safetensors", &["--train-mode"], "out_train.npy"),
+    ];
+    for (ckpt, extra, expected) in cases {
+        let out = tmp.path().join(expected);
+        let mut args = vec![
+            "embed",
+            "--checkpoint",
+            fx.join(ckpt).to_str().unwrap().to_string().leak(),
+            "--input",
+        ];
+        args.push(fx.join("input50.npy").to_str().unwrap().to_string().leak());
+        args.extend(["--out", out.to_str().unwrap().to_string().leak()]);
+        args.extend(extra);
+        let r = asma(&args);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let (ours, theirs) = (npy(&out), npy(&fx.join(expected)));
+        let worst = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-4, "{expected}: {worst}");
+    }
+}
+
+#[test]
+fn embed_rejects_a_checkpoint_of_another_model() {
+    let fx = root().join("crates/asma-model/tests/fixtures");
+    let r = asma(&[
+        "embed",
+        "--checkpoint",
+        fx.join("barlow/proj_weights.safetensors").to_str().unwrap(),
+        "--input",
+        fx.join("encoder/input50.npy").to_str().unwrap(),
+        "--out",
+        "/tmp/never.npy",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        e.contains("proj_weights.safetensors") && e.contains("data_bn.weight"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_shipped_config_parses() {
+    let mut n = 0;
+    let mut stack = vec![root().join("configs")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("pretrain_")
+            {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let cfg: Result<asma_train::PretrainConfig, _> = toml::from_str(&text);
+                assert!(cfg.is_ok(), "{}: {:?}", p.display(), cfg.err());
+                n += 1;
+            }
+        }
+    }
+    assert_eq!(n, 18, "3 streams × (synthetic + 5 benchmarks)");
+}
+
+#[test]
+fn pretrain_unknown_key_and_wrong_type_name_the_key() {
+    let cfg = root().join("configs/synthetic/pretrain_joint.toml");
+    let r = asma(&[
+        "pretrain",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--set",
+        "optim.lrr=0.1",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("lrr"));
+    let r = asma(&[
+        "pretrain",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--set",
+        "optim.epochs=\"ten\"",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(e.contains("invalid type") && e.contains("epochs"), "{e}");
+}
