@@ -26,16 +26,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from asma_reference import BarlowTwinsHead, StgcnEncoder, barlow_twins_loss, keep_from_removed  # noqa: E402
 
 
+def sync(args):
+    if args.device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
 def time_train(args):
-    enc = StgcnEncoder(hidden_channels=args.hidden)
-    head = BarlowTwinsHead(256, (args.proj_dim,) * 3)
+    dev = torch.device(args.device)
+    enc = StgcnEncoder(hidden_channels=args.hidden).to(dev)
+    head = BarlowTwinsHead(256, (args.proj_dim,) * 3).to(dev)
     enc.train()
     head.train()
     opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()),
                            lr=5e-3, weight_decay=1e-5)
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch, 3, 50, 25, 2, generator=g) * 0.3
-    frames = torch.sort(torch.randperm(50, generator=g)[:30]).values
+    x = (torch.randn(args.batch, 3, 50, 25, 2, generator=g) * 0.3).to(dev)
+    frames = torch.sort(torch.randperm(50, generator=g)[:30]).values.to(dev)
     removed = torch.randperm(25, generator=g)[:8].tolist()
     keep = keep_from_removed(removed)
 
@@ -51,10 +57,12 @@ def time_train(args):
 
     for _ in range(args.warmup):
         step()
+    sync(args)
     times = []
     for _ in range(args.steps):
         t0 = time.perf_counter()
         step()
+        sync(args)
         times.append(time.perf_counter() - t0)
     sec = sum(times) / len(times)
     return {'mode': 'pretrain_step', 'batch': args.batch, 'proj_dim': args.proj_dim,
@@ -87,6 +95,7 @@ def main():
     ap.add_argument('--hidden', type=int, default=16)
     ap.add_argument('--steps', type=int, default=3, help='timed steps (after warm-up)')
     ap.add_argument('--warmup', type=int, default=1)
+    ap.add_argument('--device', default='cpu', help='cpu or cuda (the GPU comparison)')
     ap.add_argument('--forward-only', action='store_true',
                     help='time the eval-mode encoder forward at batch 1 and 64 instead')
     ap.add_argument('--json', action='store_true', help='print compact one-line JSON')
@@ -96,7 +105,7 @@ def main():
     torch.manual_seed(0)
     res = time_forward(args) if args.forward_only else time_train(args)
     res = {'framework': 'pytorch', 'torch': torch.__version__,
-           'threads': torch.get_num_threads(), 'device': 'cpu', **res}
+           'threads': torch.get_num_threads(), 'device': args.device, **res}
     print(json.dumps(res) if args.json else json.dumps(res, indent=2))
 
 

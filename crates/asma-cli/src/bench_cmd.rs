@@ -282,7 +282,7 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     let result = serde_json::json!({
         "batch": a.batch, "proj_dim": a.proj_dim, "hidden": a.hidden, "threads": threads, "device": a.device,
         "asma_seconds_per_step": sec, "asma_samples_per_s": a.batch as f64 / sec, "asma_step_seconds": times,
-        "pytorch_seconds_per_step": reference, "pytorch_samples_per_s": reference.map(|r| a.batch as f64 / r),
+        "pytorch_device": a.torch_device, "pytorch_seconds_per_step": reference, "pytorch_samples_per_s": reference.map(|r| a.batch as f64 / r),
         "asma_vs_pytorch": reference.map(|r| r / sec),
     });
     if a.json {
@@ -300,7 +300,12 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             a.batch as f64 / sec
         );
         if let Some(r) = reference {
-            println!("| PyTorch | {:.3} | {:.2} |", r, a.batch as f64 / r);
+            println!(
+                "| PyTorch ({}) | {:.3} | {:.2} |",
+                a.torch_device,
+                r,
+                a.batch as f64 / r
+            );
             println!("asma / PyTorch speed: {:.2}×", r / sec);
         }
     }

@@ -212,6 +212,9 @@ pub struct BenchPretrainArgs {
     pub threads: Option<usize>,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// PyTorch's device for the comparison (`cpu`, `cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub torch_device: String,
     #[arg(long)]
     pub json: bool,
 }

@@ -101,21 +101,13 @@ fn read_pytorch(path: &Path) -> Result<BTreeMap<String, RawTensor>, ModelError> 
         let bytes = t
             .read()
             .map_err(|e| err(path, format!("tensor {key}: {e}")))?;
-        let data: Vec<f32> = match t.dtype() {
-            DType::F32 => bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            DType::F64 => bytes
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
-                .collect(),
-            DType::F16 => bytes
-                .chunks_exact(2)
-                .map(|b| burn::tensor::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+        let width = match t.dtype() {
+            DType::F32 => 4,
+            DType::F64 => 8,
+            DType::F16 => 2,
             _ => continue, // integer buffers (num_batches_tracked)
         };
+        let data = decode_floats(&bytes, width);
         out.insert(
             key,
             RawTensor {
@@ -125,6 +117,30 @@ fn read_pytorch(path: &Path) -> Result<BTreeMap<String, RawTensor>, ModelError> 
         );
     }
     Ok(out)
+}
+
+/// Little-endian floats of `width` bytes (2: f16, 4: f32, 8: f64) as f32.
+fn decode_floats(bytes: &[u8], width: usize) -> Vec<f32> {
+    bytes
+        .chunks_exact(width)
+        .map(|b| match width {
+            2 => burn::tensor::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            4 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            _ => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
+        })
+        .collect()
+}
+
+/// A JSON array of non-negative integers (missing or malformed entries skipped).
+fn usizes(v: &serde_json::Value) -> Vec<usize> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_u64())
+                .map(|d| d as usize)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Parses safetensors bytes: an 8-byte little-endian header length, a JSON header, data.
@@ -148,45 +164,21 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, Str
             continue;
         }
         let dtype = v["dtype"].as_str().unwrap_or("");
-        let shape: Vec<usize> = v["shape"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_u64())
-                    .map(|d| d as usize)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let off: Vec<usize> = v["data_offsets"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_u64())
-                    .map(|d| d as usize)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let shape = usizes(&v["shape"]);
+        let off = usizes(&v["data_offsets"]);
         let [start, end] = off[..] else {
             return Err(format!("tensor {key}: bad data_offsets"));
         };
         let raw = data
             .get(start..end)
             .ok_or_else(|| format!("tensor {key}: data past the end of the file (truncated?)"))?;
-        let values: Vec<f32> = match dtype {
-            "F32" => raw
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            "F64" => raw
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
-                .collect(),
-            "F16" => raw
-                .chunks_exact(2)
-                .map(|b| burn::tensor::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+        let width = match dtype {
+            "F32" => 4,
+            "F64" => 8,
+            "F16" => 2,
             _ => continue, // integer buffers
         };
+        let values = decode_floats(raw, width);
         if values.len() != shape.iter().product::<usize>() {
             return Err(format!(
                 "tensor {key}: {} values for shape {shape:?}",

@@ -10,6 +10,10 @@ use asma_data::rng::Rng;
 use asma_train::config::PretrainConfig;
 use asma_train::pretrain::{pretrain, Progress};
 
+/// burn's device random generator is process-wide: runs in parallel test threads would
+/// reseed each other's dropout. The tests of this file take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A tiny prepared folder: smooth random motions, 4 classes.
 fn tiny_data(dir: &Path) {
     let mut rng = Rng::new(9);
@@ -74,6 +78,7 @@ fn differing(x: &Path, y: &Path) -> Vec<String> {
 
 #[test]
 fn straight_run_equals_stop_and_resume() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -148,6 +153,7 @@ fn straight_run_equals_stop_and_resume() {
 
 #[test]
 fn resume_without_checkpoint_and_bad_config_are_errors() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -172,6 +178,7 @@ fn resume_without_checkpoint_and_bad_config_are_errors() {
 
 #[test]
 fn non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
