@@ -15,7 +15,7 @@ fn nan_and_label_mismatch_are_problems() {
     data[7] = f32::NAN;
     data[2 * 3 * 50 * 25 * 2 + 1] = f32::INFINITY;
     write_npy_f32(
-        &dir.path().join("train_position.npy"),
+        dir.path().join("train_position.npy"),
         &[3, 3, 50, 25, 2],
         &data,
     )

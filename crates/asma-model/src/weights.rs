@@ -206,7 +206,7 @@ pub fn write_safetensors(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
         offset += len;
     }
     let mut h = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + h.len() + offset);

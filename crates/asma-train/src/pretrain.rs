@@ -24,7 +24,7 @@ use asma_model::burn::module::Module;
 use asma_model::burn::optim::decay::WeightDecayConfig;
 use asma_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use asma_model::burn::store::{BurnpackStore, ModuleSnapshot};
-use asma_model::burn::tensor::Device;
+use asma_model::burn::tensor::{Device, Tensor};
 use asma_model::weights::save_module;
 use serde::Serialize;
 
@@ -153,7 +153,7 @@ pub fn pretrain(
             seed: cfg.run.seed,
             stream: cfg.data.stream,
             prefetch: cfg.run.prefetch,
-            mask: cfg.masking.sizes.clone(),
+            mask: cfg.masking.sizes,
             views: views(cfg),
         },
     )?;
@@ -241,7 +241,22 @@ pub fn pretrain(
                 keep_joints: v[5].joints.kept.clone(),
             });
             let total = lt.total.clone() + lp.total.clone();
-            let value = total.clone().into_scalar::<f32>();
+            // One read-back for the five logged numbers: each read waits for the device.
+            let logged = Tensor::cat(
+                vec![
+                    total.clone().detach(),
+                    lt.anchor_temporal.detach(),
+                    lt.anchor_spatial.detach(),
+                    lp.anchor_temporal.detach(),
+                    lp.anchor_spatial.detach(),
+                ],
+                0,
+            );
+            let parts: Vec<f32> = logged
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| TrainError::Config(format!("reading the loss: {e:?}")))?;
+            let value = parts[0];
             if !value.is_finite() {
                 return Err(TrainError::NonFinite {
                     epoch,
@@ -250,13 +265,6 @@ pub fn pretrain(
                     run: run.root.clone(),
                 });
             }
-            let parts = [
-                value,
-                lt.anchor_temporal.into_scalar::<f32>(),
-                lt.anchor_spatial.into_scalar::<f32>(),
-                lp.anchor_temporal.into_scalar::<f32>(),
-                lp.anchor_spatial.into_scalar::<f32>(),
-            ];
             let grads = GradientsParams::from_grads(total.backward(), &model);
             model = optim.step(lr, model, grads);
             for (s, p) in sums.iter_mut().zip(parts) {

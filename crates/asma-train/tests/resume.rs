@@ -25,7 +25,7 @@ fn tiny_data(dir: &Path) {
                 * (1.0 + 0.01 * rng.normal() as f32);
         }
         write_npy_f32(
-            &dir.join(format!("{part}_position.npy")),
+            dir.join(format!("{part}_position.npy")),
             &[n, 3, 50, 25, 2],
             &data,
         )
