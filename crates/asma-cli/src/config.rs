@@ -1,4 +1,5 @@
-//! Config loading shared by every command: a TOML file, then `--set key=value` overrides,
+//! Config loading shared by every command: a TOML file (or the `config.json` a run wrote),
+//! then `--set key=value` overrides,
 //! deserialised into a typed `…Config` whose unknown keys and wrong types are errors that
 //! name the key (and the line, for the file).
 
@@ -13,8 +14,13 @@ pub fn load<T: DeserializeOwned>(file: Option<&Path>, sets: &[String]) -> Result
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config {}", path.display()))?;
-            text.parse::<toml::Table>()
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            if path.extension().is_some_and(|e| e == "json") {
+                serde_json::from_str::<toml::Table>(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            } else {
+                text.parse::<toml::Table>()
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
         }
         None => toml::Table::new(),
     };
@@ -105,6 +111,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `sed`"), "{e}");
+    }
+
+    #[test]
+    fn a_runs_config_json_loads_like_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(&p, r#"{"seed": 4, "list": [5], "name": "run"}"#).unwrap();
+        let d: Demo = load(Some(&p), &["seed=9".into()]).unwrap();
+        assert_eq!(
+            d,
+            Demo {
+                seed: 9,
+                list: vec![5],
+                name: "run".into()
+            }
+        );
+        std::fs::write(&p, r#"{"sed": 4}"#).unwrap();
+        assert!(load::<Demo>(Some(&p), &[])
+            .unwrap_err()
+            .to_string()
+            .contains("sed"));
     }
 
     #[test]

@@ -26,22 +26,7 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
     if let Some(run) = &a.resume {
         sets.push(format!("run.dir={:?}", run.display().to_string()));
     }
-    let cfg: PretrainConfig = if file
-        .as_ref()
-        .is_some_and(|f| f.extension().is_some_and(|e| e == "json"))
-    {
-        let f = file.unwrap();
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        let value: toml::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a run config", f.display()))?;
-        let dir = tempfile::tempdir()?;
-        let as_toml = dir.path().join("config.toml");
-        std::fs::write(&as_toml, toml::to_string(&value)?)?;
-        crate::config::load(Some(&as_toml), &sets)?
-    } else {
-        crate::config::load(file.as_deref(), &sets)?
-    };
+    let cfg: PretrainConfig = crate::config::load(file.as_deref(), &sets)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

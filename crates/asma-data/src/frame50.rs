@@ -54,19 +54,9 @@ pub fn valid_length(seq: &Sequence) -> usize {
         .count()
 }
 
-/// Zero-pads (or errors past) `frames`: the 300-frame layout of `ntu_gendata.py`.
+/// Zero-pads (or truncates) to `frames` frames: the 300-frame layout of `ntu_gendata.py`.
 pub fn pad_frames(seq: &Sequence, frames: usize) -> Sequence {
-    let mut out = Sequence::zeros(frames, seq.joints, seq.bodies);
-    for c in 0..3 {
-        for t in 0..seq.frames.min(frames) {
-            for v in 0..seq.joints {
-                for m in 0..seq.bodies {
-                    out.set(c, t, v, m, seq.at(c, t, v, m));
-                }
-            }
-        }
-    }
-    out
+    copy_frames(seq, 0, frames)
 }
 
 /// Keeps the centre `frames` frames of a longer sequence (AimCLR's PKU-MMD gendata), or
@@ -75,16 +65,18 @@ pub fn centre_crop(seq: &Sequence, frames: usize) -> Sequence {
     if seq.frames <= frames {
         return seq.clone();
     }
-    let start = (seq.frames - frames) / 2;
+    copy_frames(seq, (seq.frames - frames) / 2, frames)
+}
+
+/// A `frames`-frame sequence holding `seq`'s frames `start..` (zeros past its end).
+fn copy_frames(seq: &Sequence, start: usize, frames: usize) -> Sequence {
     let mut out = Sequence::zeros(frames, seq.joints, seq.bodies);
+    let n = frames.min(seq.frames.saturating_sub(start));
+    let frame_len = seq.joints * seq.bodies;
     for c in 0..3 {
-        for t in 0..frames {
-            for v in 0..seq.joints {
-                for m in 0..seq.bodies {
-                    out.set(c, t, v, m, seq.at(c, t + start, v, m));
-                }
-            }
-        }
+        let src = seq.index(c, start, 0, 0);
+        let dst = out.index(c, 0, 0, 0);
+        out.data[dst..dst + n * frame_len].copy_from_slice(&seq.data[src..src + n * frame_len]);
     }
     out
 }

@@ -7,7 +7,7 @@
 //! built in the background (prefetch) or on demand, on any number of threads.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -385,15 +385,6 @@ impl Drop for EpochIter {
             let _ = h.join();
         }
     }
-}
-
-/// Where a prepared split lives: used by commands that take `--data DIR`.
-pub fn split_files(dir: &Path, part: Part) -> (PathBuf, PathBuf) {
-    let p = part.prefix();
-    (
-        dir.join(format!("{p}_position.npy")),
-        dir.join(format!("{p}_label.pkl")),
-    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::store::{
+    BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
 
 use crate::error::ModelError;
 
@@ -377,22 +379,15 @@ fn shorten(msg: &str) -> String {
     }
 }
 
-/// A burn path in PyTorch's naming (for messages).
+/// A burn path in PyTorch's naming (for messages), through the same rules that saving uses.
 fn to_torch_name(path: &str) -> String {
-    let mut s = format!(".{path}");
-    for (from, to) in BURN_TO_TORCH {
-        s = regex_lite_replace(&s, from, to);
+    let rules =
+        KeyRemapper::from_patterns(BURN_TO_TORCH.to_vec()).expect("the rules are valid regexes");
+    let mut s = path.to_string();
+    for (from, to) in rules.to_regex_pairs() {
+        s = from.replace_all(&s, to.as_str()).into_owned();
     }
-    s = s.replace(".gamma", ".weight").replace(".beta", ".bias");
-    s.trim_start_matches('.').to_string()
-}
-
-/// The few patterns above are literal apart from `(^|\.)` and escapes: a plain replace is
-/// enough for messages.
-fn regex_lite_replace(s: &str, from: &str, to: &str) -> String {
-    let from = from.replace("(^|\\.)", ".").replace("\\.", ".");
-    let to = to.replace("${1}", ".");
-    s.replace(&from, &to)
+    s.replace(".gamma", ".weight").replace(".beta", ".bias")
 }
 
 /// Saves `module` as safetensors with PyTorch names and conventions, atomically.

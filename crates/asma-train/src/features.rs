@@ -9,11 +9,11 @@ use asma_model::StgcnEncoder;
 
 use crate::error::TrainError;
 
-/// A batch of loader data as a `(N, C, T, V, M)` tensor.
-pub fn to_tensor(view: &asma_data::loader::View, device: &Device) -> Tensor<5> {
+/// A batch of loader data as a `(N, C, T, V, M)` tensor (the buffer moves, no copy).
+pub fn to_tensor(view: asma_data::loader::View, device: &Device) -> Tensor<5> {
     let s = view.shape;
     Tensor::from_data(
-        TensorData::new(view.data.clone(), [s.n, s.c, s.t, s.v, s.m]),
+        TensorData::new(view.data, [s.n, s.c, s.t, s.v, s.m]),
         device,
     )
 }
@@ -39,7 +39,12 @@ pub fn extract(
     let mut out = Vec::with_capacity(loader.dataset().len());
     for batch in loader.epoch(0) {
         let batch = batch?;
-        let x = to_tensor(&batch.views[0], device);
+        let view = batch
+            .views
+            .into_iter()
+            .next()
+            .expect("a loader has at least one view");
+        let x = to_tensor(view, device);
         let parts: Vec<Tensor<2>> = encoders
             .iter()
             .map(|e| e.forward(x.clone(), None))

@@ -144,6 +144,14 @@ pub fn pretrain(
 
     let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
     train.check_num_classes(cfg.data.num_classes)?;
+    // The k-NN monitor's test side, opened once for the run.
+    let val = match cfg.knn.every {
+        0 => None,
+        _ => Some(Arc::new(SkeletonDataset::open_split(
+            &cfg.data.dir,
+            Part::Val,
+        )?)),
+    };
     let loader = Loader::new(
         train.clone(),
         LoaderConfig {
@@ -207,7 +215,13 @@ pub fn pretrain(
             .map_err(|e| TrainError::io(run.config(), e))?;
         let _ = std::fs::remove_file(run.metrics());
         if cfg.knn.every > 0 && cfg.knn.at_start {
-            let knn = knn_eval(&model, cfg, &train, &base)?;
+            let knn = knn_eval(
+                &model,
+                cfg,
+                &train,
+                val.as_ref().expect("opened when knn.every > 0"),
+                &base,
+            )?;
             metrics.append(&serde_json::json!({"epoch": null, "init": true, "knn": knn}))?;
             progress(Progress::KnnAtStart(knn));
         }
@@ -226,20 +240,21 @@ pub fn pretrain(
         for b in state.batch..batches {
             let batch = loader.batch(epoch as u64, &order, b)?;
             ad.seed(Rng::derive(cfg.run.seed, state.step as u64).next_u64());
-            let v = &batch.views;
-            let t = |i: usize| to_tensor(&v[i], &ad);
-            let lt = model.theta.loss(BranchViews {
-                anchor: t(0),
-                temporal: t(1),
-                spatial: t(2),
-                keep_joints: v[2].joints.kept.clone(),
-            });
-            let lp = model.phi.loss(BranchViews {
-                anchor: t(3),
-                temporal: t(4),
-                spatial: t(5),
-                keep_joints: v[5].joints.kept.clone(),
-            });
+            let samples_in_batch = batch.samples.len();
+            // Views in the order of `views()`: θ anchor, temporal, spatial, then φ's.
+            let branch = |v: &mut std::vec::IntoIter<asma_data::loader::View>| {
+                let (a, t, s) = (v.next().unwrap(), v.next().unwrap(), v.next().unwrap());
+                let keep_joints = s.joints.kept.clone();
+                BranchViews {
+                    anchor: to_tensor(a, &ad),
+                    temporal: to_tensor(t, &ad),
+                    spatial: to_tensor(s, &ad),
+                    keep_joints,
+                }
+            };
+            let mut views = batch.views.into_iter();
+            let lt = model.theta.loss(branch(&mut views));
+            let lp = model.phi.loss(branch(&mut views));
             let total = lt.total.clone() + lp.total.clone();
             // One read-back for the five logged numbers: each read waits for the device.
             let logged = Tensor::cat(
@@ -271,7 +286,7 @@ pub fn pretrain(
                 *s += p as f64;
             }
             seen_batches += 1;
-            samples += batch.samples.len();
+            samples += samples_in_batch;
             state.step += 1;
             state.batch = b + 1;
             progress(Progress::Batch {
@@ -296,7 +311,13 @@ pub fn pretrain(
         let knn_due = cfg.knn.every > 0
             && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
         let knn = if knn_due {
-            Some(knn_eval(&model, cfg, &train, &base)?)
+            Some(knn_eval(
+                &model,
+                cfg,
+                &train,
+                val.as_ref().expect("opened when knn.every > 0"),
+                &base,
+            )?)
         } else {
             None
         };
@@ -375,14 +396,20 @@ fn knn_eval(
     model: &AsmaPretrainModel,
     cfg: &PretrainConfig,
     train: &Arc<SkeletonDataset>,
+    val: &Arc<SkeletonDataset>,
     device: &Device,
 ) -> Result<KnnResult, TrainError> {
-    let val = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Val)?);
     let theta = model.theta.encoder.valid().to_device(device);
     let phi = model.phi.encoder.valid().to_device(device);
     let bs = cfg.knn.batch_size;
     let ftr = extract(&[&theta, &phi], train.clone(), cfg.data.stream, bs, device)?;
-    let fva = extract(&[&theta, &phi], val.clone(), cfg.data.stream, bs, device)?;
+    let fva = extract(
+        &[&theta, &phi],
+        Arc::clone(val),
+        cfg.data.stream,
+        bs,
+        device,
+    )?;
     let d = theta.hidden_dim;
     let part = |f: &[Vec<f32>], r: std::ops::Range<usize>| -> Vec<Vec<f32>> {
         f.iter().map(|x| x[r.clone()].to_vec()).collect()
