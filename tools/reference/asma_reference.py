@@ -124,6 +124,7 @@ class StgcnEncoder(nn.Module):
                  edge_importance=True, dropout=0.5):
         super().__init__()
         self.register_buffer('A', torch.tensor(Graph().A))
+        self.hidden_dim = hidden_dim
         V = self.A.shape[1]
         self.data_bn = nn.BatchNorm1d(in_channels * V)  # 75 channels, index v·3 + c
         h = hidden_channels
@@ -206,6 +207,73 @@ class BarlowTwinsHead(nn.Module):
     def forward(self, feat1, feat2):
         """BT loss between the projections of two feature batches (PSTL `BTwins.forward`)."""
         return barlow_twins_loss(self.projector(feat1), self.projector(feat2), self.lam)
+
+
+class CrossAttention(nn.Module):
+    """One direction of the alignment (§7.1): queries from one encoder's tokens, keys and
+    values from the other's; single head, residual, no output projection."""
+
+    def __init__(self, dim=256):
+        super().__init__()
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+
+    def forward(self, query, context):
+        d = query.shape[-1]
+        att = torch.softmax(self.q(query) @ self.k(context).transpose(1, 2) / d ** 0.5, dim=2)
+        return query + att @ self.v(context)
+
+
+class FeatureAlignment(nn.Module):
+    """§7.1: θ←φ and φ←θ cross-attention, mean over tokens, concatenation → (N, 2·dim)."""
+
+    def __init__(self, dim=256):
+        super().__init__()
+        self.theta = CrossAttention(dim)
+        self.phi = CrossAttention(dim)
+
+    def forward(self, x_theta, x_phi):
+        h_theta = self.theta(x_theta, x_phi)
+        h_phi = self.phi(x_phi, x_theta)
+        return torch.cat([h_theta.mean(dim=1), h_phi.mean(dim=1)], dim=1)
+
+
+def tokens(feature_map, persons):
+    """Block-10 map (N·M, d, T', V) → (N, T'·V, d), averaged over the M persons."""
+    nm, d, t, v = feature_map.shape
+    return feature_map.view(nm // persons, persons, d, t * v).mean(dim=1).transpose(1, 2)
+
+
+class ClassifierHead(nn.Module):
+    """Alignment (or, with fusion='average', the mean of the pooled features) + Linear."""
+
+    def __init__(self, num_classes, dim=256, fusion='cross_attention'):
+        super().__init__()
+        self.align = FeatureAlignment(dim) if fusion == 'cross_attention' else None
+        self.fc = nn.Linear(2 * dim if self.align is not None else dim, num_classes)
+        nn.init.xavier_normal_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+
+
+class AsmaClassifier(nn.Module):
+    """§7: f_θ, f_φ, the head. Keys: encoder_theta.*, encoder_phi.*, head.align.*, head.fc.*"""
+
+    def __init__(self, num_classes, fusion='cross_attention', **encoder_kwargs):
+        super().__init__()
+        self.encoder_theta = StgcnEncoder(**encoder_kwargs)
+        self.encoder_phi = StgcnEncoder(**encoder_kwargs)
+        self.head = ClassifierHead(num_classes, self.encoder_theta.hidden_dim, fusion)
+
+    def features(self, x):
+        m = x.shape[4]
+        if self.head.align is not None:
+            return self.head.align(tokens(self.encoder_theta.forward_map(x), m),
+                                   tokens(self.encoder_phi.forward_map(x), m))
+        return (self.encoder_theta(x) + self.encoder_phi(x)) / 2
+
+    def forward(self, x):
+        return self.head.fc(self.features(x))
 
 
 def count_params(module):

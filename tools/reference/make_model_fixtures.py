@@ -23,8 +23,8 @@ import torch.nn as nn
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from asma_reference import (BarlowTwinsHead, StgcnEncoder, barlow_twins_loss,  # noqa: E402
-                            count_params, keep_from_removed, ENCODER_PARAMS)
+from asma_reference import (AsmaClassifier, BarlowTwinsHead, StgcnEncoder,  # noqa: E402
+                            barlow_twins_loss, count_params, keep_from_removed, ENCODER_PARAMS)
 
 MASKED_JOINTS = [3, 7, 11]
 LAMBDA = 2e-4
@@ -162,6 +162,43 @@ def make_barlow_fixtures(folder, rng, report):
     return list(sd.keys()), float(loss), float(loss64)
 
 
+def make_classifier_fixtures(folder, rng, report):
+    """Small classifiers (encoders with hidden_channels 4, hidden_dim 32, 5 classes) for each
+    fusion: the same code paths as the paper's size, in files of a few hundred KB."""
+    os.makedirs(folder, exist_ok=True)
+    x = make_input(rng, 50, n=3, zero_second=(1,))
+    save_npy(folder, 'input.npy', x, report)
+    t = torch.from_numpy(x)
+    keys = {}
+    for fusion in ('cross_attention', 'average'):
+        model = AsmaClassifier(5, fusion=fusion, hidden_channels=4, hidden_dim=32)
+        with torch.no_grad():
+            for enc in (model.encoder_theta, model.encoder_phi):
+                for p in enc.edge_importance:
+                    p.copy_(1 + 0.1 * torch.randn_like(p))
+            nn.init.normal_(model.head.fc.bias, 0.0, 0.1)
+        perturb_bn_affine(model)
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for m in bns:
+            m.momentum = None
+        model.train()
+        with torch.no_grad():
+            for T in (50, 30):
+                model(torch.from_numpy(make_input(rng, T, n=6, zero_second=(2,))))
+        for m in bns:
+            m.momentum = 0.1
+        model.eval()
+        sd = contiguous_state(model.state_dict())
+        save_file(sd, os.path.join(folder, f'{fusion}.safetensors'))
+        with torch.no_grad():
+            save_npy(folder, f'{fusion}_logits.npy', model(t), report)
+            save_npy(folder, f'{fusion}_features.npy', model.features(t), report)
+            train = bn_train_only(copy.deepcopy(model))
+            save_npy(folder, f'{fusion}_logits_train.npy', train(t), report)
+        keys[fusion] = [k for k in sd.keys() if k.startswith('head.')]
+    return keys
+
+
 README = """# asma-model parity fixtures
 
 Made by the PyTorch reference `tools/reference/asma_reference.py` (METHOD.md §3, §6.1) with
@@ -237,6 +274,23 @@ affine-free BN1d that the loss applies in training mode; its running statistics 
 ```
 {pkeys}
 ```
+
+## classifier/
+
+`AsmaClassifier(5, fusion, hidden_channels=4, hidden_dim=32)` of `asma_reference.py` (METHOD.md
+§7.1) for `fusion` = `cross_attention` and `average`: small encoders so the files stay small
+(the encoder itself is checked at full size above). Edge importance and BN affine perturbed as
+above, fc bias N(0, 0.1), BN running statistics from two train-mode passes; eval mode.
+
+| file | meaning |
+|---|---|
+| `input.npy` | (3,3,50,25,2) float32, same recipe as `encoder/input50.npy`; person 2 zero in sample 1 |
+| `{{fusion}}.safetensors` | the classifier's `state_dict()`: `encoder_theta.*`, `encoder_phi.*`, head keys below |
+| `{{fusion}}_logits.npy` | (3,5) eval-mode logits |
+| `{{fusion}}_features.npy` | (3,64) cross-attention / (3,32) average: the feature the linear layer reads |
+| `{{fusion}}_logits_train.npy` | (3,5) logits in fixture train mode (BN batch statistics, dropout off) |
+
+Head keys: cross_attention: {ckeys}; average: {akeys}.
 """
 
 
@@ -249,11 +303,13 @@ def main():
     report = []
     keys = make_encoder_fixtures(os.path.join(out, 'encoder'), rng, report)
     pkeys, loss, loss64 = make_barlow_fixtures(os.path.join(out, 'barlow'), rng, report)
+    ckeys = make_classifier_fixtures(os.path.join(out, 'classifier'), rng, report)
     with open(os.path.join(out, 'README.md'), 'w') as f:
         f.write(README.format(
             torch=torch.__version__, numpy=np.__version__, safetensors=safetensors.__version__,
             python=platform.python_version(), params=ENCODER_PARAMS, nkeys=len(keys),
-            keys='\n'.join(keys), pkeys='\n'.join(pkeys), loss=loss, loss64=loss64))
+            keys='\n'.join(keys), pkeys='\n'.join(pkeys), loss=loss, loss64=loss64,
+            ckeys=', '.join(ckeys['cross_attention']), akeys=', '.join(ckeys['average'])))
     for name, shape, mx, spread in report:
         print(f'{name:18s} {str(tuple(shape)):20s} max|x| = {mx:<10.6g} '
               f'mean std over axis 0 = {spread:.4g}')

@@ -4,12 +4,14 @@
 mod bench_cmd;
 mod config;
 mod data_cmd;
+mod downstream_cmd;
 mod model_cmd;
 mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use asma_train::downstream::Protocol;
 use clap::{Args, Parser, Subcommand};
 
 /// Self-supervised skeleton action recognition (ASMa), end to end.
@@ -27,6 +29,15 @@ enum Command {
     Data(DataCommand),
     /// Self-supervised ASMa pre-training of the two encoders of one stream.
     Pretrain(PretrainArgs),
+    /// Linear evaluation: both encoders frozen, the alignment module and the head train.
+    Linear(DownstreamArgs),
+    /// Fine-tuning: encoders, alignment and head all train.
+    Finetune(DownstreamArgs),
+    /// Fuse per-sample score files (e.g. joint, motion, bone) with weights.
+    Fuse(FuseArgs),
+    /// The whole pipeline of one experiment file: pretrain → linear → finetune → fuse, per
+    /// stream, skipping finished stages and resuming stopped ones.
+    Run(RunArgs),
     /// Features `(N, 256)` of an `(N, 3, T, 25, M)` array with a trained encoder.
     Embed(EmbedArgs),
     /// Measurements with their baselines run in the same process.
@@ -136,6 +147,53 @@ pub struct PretrainArgs {
 
 /// `asma embed`.
 #[derive(Args)]
+pub struct DownstreamArgs {
+    /// Experiment file (TOML, or a run's config.json).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override a config value, e.g. `--set optim.epochs=30` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Continue a stopped run from its checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// Encoders from a pre-training run (or a classifier run: transfer); the head is new.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub init_from: Option<PathBuf>,
+    /// Train on this stratified share of the labels (0.01, 0.1: semi-supervised).
+    #[arg(long)]
+    pub label_fraction: Option<f64>,
+    /// One JSON line per epoch and a JSON result.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct FuseArgs {
+    /// Score files (`scores_*.csv` of `asma linear` / `asma finetune`).
+    #[arg(required = true)]
+    pub scores: Vec<PathBuf>,
+    /// One weight per file (default: equal), e.g. `--weights 0.6,0.4,0.6`.
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f64>>,
+    /// Write the fused scores here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Experiment file, e.g. configs/experiments/synthetic.toml.
+    pub config: PathBuf,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct EmbedArgs {
     /// Encoder weights: .safetensors or a PyTorch .pt/.pth/.pth.tar (PSTL/AimCLR names).
     #[arg(long)]
@@ -226,6 +284,10 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Prepare(a)) => data_cmd::prepare(a),
         Command::Data(DataCommand::Inspect(a)) => data_cmd::inspect(a),
         Command::Pretrain(a) => model_cmd::pretrain(a),
+        Command::Linear(a) => downstream_cmd::downstream(a, Protocol::Linear),
+        Command::Finetune(a) => downstream_cmd::downstream(a, Protocol::Finetune),
+        Command::Fuse(a) => downstream_cmd::fuse_cmd(a),
+        Command::Run(a) => downstream_cmd::run(a),
         Command::Embed(a) => model_cmd::embed(a),
         Command::Bench(BenchCommand::Data(a)) => bench_cmd::data(a),
         Command::Bench(BenchCommand::Pretrain(a)) => bench_cmd::pretrain(a),

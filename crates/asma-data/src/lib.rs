@@ -5,6 +5,7 @@
 
 pub mod augment;
 pub mod error;
+pub mod fraction;
 pub mod frame50;
 pub mod inspect;
 pub mod labels;

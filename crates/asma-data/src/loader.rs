@@ -214,6 +214,8 @@ pub struct Batch {
 pub struct Loader {
     dataset: Arc<SkeletonDataset>,
     cfg: LoaderConfig,
+    /// Dataset indices an epoch visits (all when `None`); see [`Loader::with_subset`].
+    subset: Option<Arc<Vec<usize>>>,
 }
 
 impl Loader {
@@ -232,7 +234,32 @@ impl Loader {
                 tr.validate(&shape)?;
             }
         }
-        Ok(Loader { dataset, cfg })
+        Ok(Loader {
+            dataset,
+            cfg,
+            subset: None,
+        })
+    }
+
+    /// Restricts every epoch to the dataset indices `indices` (e.g. a labelled fraction).
+    pub fn with_subset(mut self, indices: Vec<usize>) -> Result<Self> {
+        let n = self.dataset.len();
+        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+            return Err(DataError::Config(format!(
+                "subset index {bad} is past the end of {} ({n} samples)",
+                self.dataset.path().display()
+            )));
+        }
+        if indices.is_empty() {
+            return Err(DataError::Config("the subset is empty".into()));
+        }
+        self.subset = Some(Arc::new(indices));
+        Ok(self)
+    }
+
+    /// Samples in one epoch.
+    pub fn num_samples(&self) -> usize {
+        self.subset.as_ref().map_or(self.dataset.len(), |s| s.len())
     }
 
     /// The configuration.
@@ -247,7 +274,7 @@ impl Loader {
 
     /// Batches in one epoch.
     pub fn batches_per_epoch(&self) -> usize {
-        let (n, b) = (self.dataset.len(), self.cfg.batch_size);
+        let (n, b) = (self.num_samples(), self.cfg.batch_size);
         if self.cfg.drop_last {
             n / b
         } else {
@@ -257,7 +284,10 @@ impl Loader {
 
     /// The sample order of `epoch`.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        let mut order: Vec<usize> = match &self.subset {
+            Some(s) => s.to_vec(),
+            None => (0..self.dataset.len()).collect(),
+        };
         if self.cfg.shuffle {
             Rng::derive(self.cfg.seed, epoch).shuffle(&mut order);
         }
@@ -466,6 +496,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(dl.epoch(0).count(), 2);
+    }
+
+    #[test]
+    fn a_subset_restricts_every_epoch() {
+        let (_d, ds) = dataset(10);
+        let cfg = LoaderConfig {
+            batch_size: 2,
+            ..Default::default()
+        };
+        let l = Loader::new(ds.clone(), cfg.clone())
+            .unwrap()
+            .with_subset(vec![1, 4, 7])
+            .unwrap();
+        assert_eq!((l.num_samples(), l.batches_per_epoch()), (3, 2));
+        let mut seen: Vec<usize> = l.epoch(2).flat_map(|b| b.unwrap().samples).collect();
+        seen.sort();
+        assert_eq!(seen, vec![1, 4, 7]);
+        let err = Loader::new(ds.clone(), cfg.clone())
+            .unwrap()
+            .with_subset(vec![3, 10])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("subset index 10"), "{err}");
+        assert!(Loader::new(ds, cfg).unwrap().with_subset(vec![]).is_err());
     }
 
     #[test]

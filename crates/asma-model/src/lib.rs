@@ -1,11 +1,13 @@
 //! burn modules of ASMa (Anand et al., *Asymmetric Spatio-temporal Masking for Skeleton
 //! Action Representation Learning*, TMLR 2026): the ST-GCN encoder of PSTL/AimCLR, the
-//! Barlow Twins projector and loss, and loading PyTorch weights by their `state_dict` names.
+//! Barlow Twins projector and loss, the feature alignment module and classifier, and loading PyTorch weights by their `state_dict` names.
 //!
 //! Tensors are `(N, C, T, V, M)`: batch, 3 coordinates, frames, 25 joints, 2 persons.
 
+pub mod align;
 pub mod asma;
 pub mod barlow;
+pub mod classifier;
 pub mod device;
 pub mod error;
 pub mod graph;
@@ -13,5 +15,6 @@ pub mod stgcn;
 pub mod weights;
 
 pub use burn;
+pub use classifier::{AsmaClassifier, ClassifierConfig, ClassifierHead, Encoded, Fusion};
 pub use error::ModelError;
 pub use stgcn::{StgcnEncoder, StgcnEncoderConfig};

@@ -1,7 +1,7 @@
 //! Parity with the PyTorch reference (`tools/reference/asma_reference.py`; fixtures made by
 //! `tools/reference/make_model_fixtures.py`): PSTL-named weights load unchanged, and the
 //! encoder's features — full, joint-masked, 30-frame and train-mode — and the Barlow Twins
-//! loss equal PyTorch's within 1e-4.
+//! loss, and the classifier (alignment or averaging + head) equal PyTorch's within 1e-4.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,7 @@ use asma_data::npy::MmapNpy;
 use asma_model::barlow::barlow_twins_loss;
 use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
+use asma_model::classifier::{AsmaClassifier, ClassifierConfig, Fusion};
 use asma_model::stgcn::{StgcnEncoder, StgcnEncoderConfig};
 use asma_model::weights::{load_module, read_tensors, write_safetensors, RawTensor};
 
@@ -196,4 +197,49 @@ fn barlow_twins_projector_matches_pytorch_in_train_mode() {
     assert_eq!(report.prefix, "projector.");
     let out = head.forward(tensor("barlow/proj_in.npy", &device));
     assert_close(out.detach(), "barlow/proj_out.npy");
+}
+
+fn classifier(fusion: Fusion, device: &Device) -> AsmaClassifier {
+    // The fixtures' small encoders (fixtures/README.md, "classifier/").
+    let cfg = ClassifierConfig {
+        encoder: StgcnEncoderConfig {
+            hidden_channels: 4,
+            hidden_dim: 32,
+            ..StgcnEncoderConfig::pstl()
+        },
+        fusion,
+        num_classes: 5,
+    };
+    let mut m = cfg.init(device);
+    let name = match fusion {
+        Fusion::CrossAttention => "cross_attention",
+        Fusion::Average => "average",
+    };
+    let file = fixture(&format!("classifier/{name}.safetensors"));
+    let report = load_module(&mut m, &file, "encoder_theta.data_bn.weight", None).unwrap();
+    assert!(report.loaded > 200, "{report:?}");
+    m
+}
+
+#[test]
+fn classifier_logits_and_features_match_pytorch_for_both_fusions() {
+    let device = Device::flex();
+    for (fusion, name) in [
+        (Fusion::CrossAttention, "cross_attention"),
+        (Fusion::Average, "average"),
+    ] {
+        let m = classifier(fusion, &device).valid();
+        let x: Tensor<5> = tensor("classifier/input.npy", &device);
+        assert_close(
+            m.forward(x.clone()),
+            &format!("classifier/{name}_logits.npy"),
+        );
+        assert_close(m.features(x), &format!("classifier/{name}_features.npy"));
+        let ad = Device::flex().autodiff();
+        let mut t = classifier(fusion, &ad);
+        t.encoder_theta = t.encoder_theta.without_dropout();
+        t.encoder_phi = t.encoder_phi.without_dropout();
+        let out = t.forward(tensor("classifier/input.npy", &ad));
+        assert_close(out.detach(), &format!("classifier/{name}_logits_train.npy"));
+    }
 }

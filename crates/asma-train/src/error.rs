@@ -27,6 +27,9 @@ pub enum TrainError {
     Config(String),
     #[error("{}: {msg}", path.display())]
     Checkpoint { path: PathBuf, msg: String },
+    /// A score file that cannot be read or fused.
+    #[error("{}: {msg}", path.display())]
+    Scores { path: PathBuf, msg: String },
 }
 
 impl TrainError {

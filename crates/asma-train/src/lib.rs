@@ -1,14 +1,21 @@
-//! Training loops of asma: ASMa pre-training (two encoders, Barlow Twins) with a run
-//! directory, atomic checkpoints, exact resume, JSONL metrics and a k-NN monitor.
+//! Training loops of asma: ASMa pre-training (two encoders, Barlow Twins) with a k-NN
+//! monitor; linear evaluation, fine-tuning and transfer of the two-encoder classifier; metrics,
+//! per-sample scores and their fusion. Every loop has a run directory, atomic checkpoints,
+//! exact resume and JSONL metrics.
 
 pub mod checkpoint;
 pub mod config;
+pub mod downstream;
 pub mod error;
+pub mod eval;
+pub mod experiment;
 pub mod features;
 pub mod knn;
 pub mod metrics;
+pub mod plot;
 pub mod pretrain;
 pub mod schedule;
+pub mod scores;
 
 pub use config::PretrainConfig;
 pub use error::TrainError;

@@ -1,0 +1,226 @@
+//! `asma linear`, `asma finetune`, `asma fuse` and `asma run`: argument plumbing around
+//! asma-train's downstream loops, score fusion and experiment pipeline.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use asma_train::downstream::{self, DownstreamConfig, Progress, Protocol};
+use asma_train::experiment::{self, ExperimentConfig};
+use asma_train::scores::{fuse, Scores};
+
+use crate::progress::Progress as Bar;
+use crate::{DownstreamArgs, FuseArgs, RunArgs};
+
+/// A Ctrl-C handler that asks the loop to checkpoint and stop.
+fn stop_flag() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)"
+        );
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(stop)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// The downstream progress printer shared by `linear`, `finetune` and `run`.
+fn downstream_printer<'a>(bar: &'a Bar, json: bool) -> impl Fn(Progress) + 'a {
+    move |p| match p {
+        Progress::Note(n) => bar.message(&n),
+        Progress::Batch { batch, batches } => bar.update(batch + 1, batches),
+        Progress::Epoch(r) => {
+            if json {
+                println!("{}", serde_json::to_string(&r).unwrap());
+            } else {
+                let test = r
+                    .test
+                    .map(|t| {
+                        format!(
+                            ", test top-1 {} top-5 {} mean-class {}",
+                            pct(t.top1),
+                            pct(t.top5),
+                            pct(t.mean_class)
+                        )
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "epoch {:>3}: loss {:.4}, train top-1 {}, lr {:.2e}, {:.1} samples/s{test}",
+                    r.epoch,
+                    r.loss,
+                    pct(r.train_top1),
+                    r.lr,
+                    r.samples_per_s
+                );
+            }
+        }
+        Progress::Resumed(s) => eprintln!("resuming at epoch {}, batch {}", s.epoch, s.batch),
+    }
+}
+
+/// `asma linear` / `asma finetune`.
+pub fn downstream(a: DownstreamArgs, protocol: Protocol) -> Result<()> {
+    let mut sets = a.sets.clone();
+    let file = match (&a.config, &a.resume) {
+        (Some(f), _) => f.clone(),
+        (None, Some(run)) => run.join("config.json"),
+        (None, None) => bail!("give --config FILE (or --resume RUN_DIR)"),
+    };
+    if let Some(run) = &a.resume {
+        sets.push(format!("run.dir={:?}", run.display().to_string()));
+    }
+    if let Some(from) = &a.init_from {
+        sets.push(format!("init.from={:?}", from.display().to_string()));
+    }
+    if let Some(f) = a.label_fraction {
+        sets.push(format!("label_fraction={f}"));
+    }
+    let mut cfg: DownstreamConfig = crate::config::load(Some(&file), &sets)?;
+    // The command decides the protocol (a resumed run checks it against its config.json).
+    cfg.protocol = protocol;
+    let stop = stop_flag()?;
+    let bar = Bar::new(protocol.name());
+    let out = downstream::run(
+        &cfg,
+        a.resume.is_some(),
+        &stop,
+        &downstream_printer(&bar, a.json),
+    );
+    bar.finish();
+    let out = out.with_context(|| format!("{} in {}", protocol.name(), cfg.run.dir.display()))?;
+    if out.interrupted {
+        eprintln!(
+            "stopped at epoch {}, batch {}: continue with `asma {} --resume {}`",
+            out.state.epoch,
+            out.state.batch,
+            protocol.name(),
+            cfg.run.dir.display()
+        );
+    } else if let Some(r) = out.result {
+        if a.json {
+            println!("{}", serde_json::to_string(&r).unwrap());
+        } else {
+            println!(
+                "{} ({:?} stream): best top-1 {} (epoch {}), top-5 {}, mean-class {}; last top-1 {}; scores in {}/scores_best.csv",
+                protocol.name(),
+                r.stream,
+                pct(r.best.top1),
+                r.best_epoch,
+                pct(r.best.top5),
+                pct(r.best.mean_class),
+                pct(r.last.top1),
+                cfg.run.dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `asma fuse`.
+pub fn fuse_cmd(a: FuseArgs) -> Result<()> {
+    if a.scores.len() < 2 {
+        bail!("give at least two score files");
+    }
+    let weights = match &a.weights {
+        Some(w) if w.len() != a.scores.len() => {
+            bail!("{} weights for {} score files", w.len(), a.scores.len())
+        }
+        Some(w) => w.clone(),
+        None => vec![1.0; a.scores.len()],
+    };
+    let scores = a
+        .scores
+        .iter()
+        .map(|p| Scores::read_csv(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let parts: Vec<(&Path, &Scores, f64)> = a
+        .scores
+        .iter()
+        .zip(&scores)
+        .zip(&weights)
+        .map(|((p, s), &w)| (p.as_path(), s, w))
+        .collect();
+    let fused = fuse(&parts)?;
+    let e = fused.evaluate();
+    if let Some(out) = &a.out {
+        fused.write_csv(out)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&e).unwrap());
+    } else {
+        for (p, s) in a.scores.iter().zip(&scores) {
+            println!("{:>7} top-1  {}", pct(s.evaluate().top1), p.display());
+        }
+        println!(
+            "{:>7} top-1  fused (weights {weights:?}); top-5 {}, mean-class {}, {} samples",
+            pct(e.top1),
+            pct(e.top5),
+            pct(e.mean_class),
+            e.samples
+        );
+    }
+    Ok(())
+}
+
+/// `asma run`.
+pub fn run(a: RunArgs) -> Result<()> {
+    let cfg: ExperimentConfig = crate::config::load(Some(&a.config), &a.sets)?;
+    std::fs::create_dir_all(&cfg.dir).with_context(|| format!("creating {}", cfg.dir.display()))?;
+    let stop = stop_flag()?;
+    let bar = Bar::new("run");
+    let json = a.json;
+    let down = downstream_printer(&bar, json);
+    let rows = experiment::run(
+        &cfg,
+        &stop,
+        &|s| {
+            let what = if s.done {
+                "finished, skipped"
+            } else if s.resume {
+                "resuming"
+            } else {
+                "starting"
+            };
+            eprintln!(
+                "== {:?} {:?}: {what} ({})",
+                s.stream,
+                s.stage,
+                s.dir.display()
+            );
+        },
+        &|p| {
+            if let asma_train::pretrain::Progress::Epoch(m) = p {
+                if json {
+                    println!("{}", serde_json::to_string(&m).unwrap());
+                } else {
+                    println!(
+                        "pretrain epoch {:>3}: loss {:.3}, {:.1} samples/s",
+                        m.epoch, m.loss, m.samples_per_s
+                    );
+                }
+            }
+        },
+        &down,
+    );
+    bar.finish();
+    let rows = rows.with_context(|| format!("experiment {}", a.config.display()))?;
+    match rows {
+        None => eprintln!(
+            "stopped: run `asma run {}` again to continue where it stopped",
+            a.config.display()
+        ),
+        Some(rows) if json => println!("{}", serde_json::to_string(&rows).unwrap()),
+        Some(_) => print!("{}", experiment::summary_markdown(&cfg).unwrap_or_default()),
+    }
+    Ok(())
+}

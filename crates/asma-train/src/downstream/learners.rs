@@ -1,0 +1,292 @@
+//! The two downstream protocols behind one interface: linear evaluation trains the head on
+//! frozen encodings; fine-tuning trains the whole classifier on loader batches.
+
+use std::path::Path;
+
+use asma_data::loader::Loader;
+use asma_model::burn::module::Module;
+use asma_model::burn::nn::loss::CrossEntropyLossConfig;
+use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
+use asma_model::burn::store::{BurnpackStore, ModuleSnapshot};
+use asma_model::burn::tensor::{Device, Int, Tensor, TensorData};
+use asma_model::classifier::{AsmaClassifier, ClassifierHead};
+
+use super::encodings::Encodings;
+use crate::error::TrainError;
+use crate::eval::argmax;
+use crate::features::to_tensor;
+
+/// Loss and accuracy of one training batch.
+pub struct BatchResult {
+    pub loss: f32,
+    pub correct: usize,
+    pub samples: usize,
+}
+
+/// One protocol's model, optimiser and data.
+pub trait Learner {
+    /// The loader that fixes the epoch's order and batch count.
+    fn loader(&self) -> &Loader;
+    /// One optimiser step on batch `b` of `order`.
+    fn step(
+        &mut self,
+        epoch: usize,
+        order: &[usize],
+        b: usize,
+        lr: f64,
+    ) -> Result<BatchResult, TrainError>;
+    /// `(N_test, C)` logits of the whole test split, in dataset order.
+    fn test_logits(&self) -> Result<Vec<f32>, TrainError>;
+    /// Saves the trainable state (parameters, BatchNorm statistics, optimiser) into `dir`.
+    fn save(&self, dir: &Path) -> Result<(), TrainError>;
+    /// Loads what [`Learner::save`] wrote.
+    fn load(&mut self, dir: &Path) -> Result<(), TrainError>;
+    /// The classifier in eval mode, for export.
+    fn classifier(&self) -> AsmaClassifier;
+    /// Restores the optimiser step counter on resume (it seeds dropout).
+    fn set_step(&mut self, _step: usize) {}
+}
+
+fn targets(labels: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    Tensor::from_data(TensorData::new(v, [labels.len()]), device)
+}
+
+fn logits_host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::Config(format!("reading logits: {e:?}")))
+}
+
+/// Cross entropy, backward and the optimiser step for any module; returns the new module and
+/// the batch result.
+fn train_step<M>(
+    module: M,
+    optim: &mut ModuleOptimizer,
+    logits: Tensor<2>,
+    labels: &[usize],
+    lr: f64,
+) -> Result<(M, BatchResult), TrainError>
+where
+    M: Module,
+{
+    let device = logits.device();
+    let loss = CrossEntropyLossConfig::new()
+        .init(&device)
+        .forward(logits.clone(), targets(labels, &device));
+    // One read-back for the loss and the predictions.
+    let preds = logits_host(logits.clone().detach())?;
+    let loss_value = logits_host(loss.clone().detach().unsqueeze_dim(1))?[0];
+    if !loss_value.is_finite() {
+        // Epoch, step and run are filled in by the loop.
+        return Err(TrainError::NonFinite {
+            epoch: 0,
+            step: 0,
+            value: loss_value,
+            run: Default::default(),
+        });
+    }
+    let c = logits.dims()[1];
+    let correct = preds
+        .chunks_exact(c)
+        .zip(labels)
+        .filter(|(r, &y)| argmax(r) == y)
+        .count();
+    let grads = GradientsParams::from_grads(loss.backward(), &module);
+    let module = optim.step(lr, module, grads);
+    Ok((
+        module,
+        BatchResult {
+            loss: loss_value,
+            correct,
+            samples: labels.len(),
+        },
+    ))
+}
+
+fn save_state<M: Module + ModuleSnapshot>(
+    module: &M,
+    optim: &ModuleOptimizer,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    let model_file = dir.join("model.bpk");
+    let mut store = BurnpackStore::from_file(&model_file).overwrite(true);
+    module
+        .save_into(&mut store)
+        .map_err(|e| TrainError::Checkpoint {
+            path: model_file.clone(),
+            msg: e.to_string(),
+        })?;
+    let optim_file = dir.join("optim.bin");
+    optim.save(&optim_file).map_err(|e| TrainError::Checkpoint {
+        path: optim_file.clone(),
+        msg: e.to_string(),
+    })
+}
+
+fn load_state<M: Module + ModuleSnapshot>(
+    module: &mut M,
+    optim: ModuleOptimizer,
+    dir: &Path,
+) -> Result<ModuleOptimizer, TrainError> {
+    let model_file = dir.join("model.bpk");
+    let mut store = BurnpackStore::from_file(&model_file);
+    module
+        .load_from(&mut store)
+        .map_err(|e| TrainError::Checkpoint {
+            path: model_file.clone(),
+            msg: e.to_string(),
+        })?;
+    let optim_file = dir.join("optim.bin");
+    optim.load(&optim_file).map_err(|e| TrainError::Checkpoint {
+        path: optim_file.clone(),
+        msg: e.to_string(),
+    })
+}
+
+/// Linear evaluation (METHOD.md §7.2): encoders frozen in eval mode, the head trains.
+pub struct LinearProbe {
+    /// Encoders frozen on the training device (the head inside is unused).
+    pub frozen: AsmaClassifier,
+    pub head: Option<ClassifierHead>,
+    pub optim: ModuleOptimizer,
+    pub train: Encodings,
+    pub test: Encodings,
+    pub device: Device,
+}
+
+impl Learner for LinearProbe {
+    fn loader(&self) -> &Loader {
+        self.train.loader()
+    }
+
+    fn step(
+        &mut self,
+        epoch: usize,
+        order: &[usize],
+        b: usize,
+        lr: f64,
+    ) -> Result<BatchResult, TrainError> {
+        let (enc, labels) = self
+            .train
+            .batch(&self.frozen, epoch as u64, order, b, &self.device)?;
+        let head = self.head.take().expect("the head is always put back");
+        let logits = head.forward(enc);
+        let (head, r) = train_step(head, &mut self.optim, logits, &labels, lr)?;
+        self.head = Some(head);
+        Ok(r)
+    }
+
+    fn test_logits(&self) -> Result<Vec<f32>, TrainError> {
+        // Not `clone().freeze()`: a frozen clone would freeze the trained head too (burn's
+        // parameter clones share their state). The graph this forward records is dropped.
+        let head = self.head.as_ref().unwrap();
+        let loader = self.test.loader();
+        let order = loader.order(0);
+        let mut out = Vec::new();
+        for b in 0..loader.batches_per_epoch() {
+            let (enc, _) = self.test.batch(&self.frozen, 0, &order, b, &self.device)?;
+            out.extend(logits_host(head.forward(enc).detach())?);
+        }
+        Ok(out)
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        save_state(self.head.as_ref().unwrap(), &self.optim, dir)
+    }
+
+    fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
+        let mut head = self.head.take().unwrap();
+        let optim = std::mem::replace(
+            &mut self.optim,
+            asma_model::burn::optim::AdamConfig::new().init(),
+        );
+        let r = load_state(&mut head, optim, dir);
+        self.head = Some(head);
+        self.optim = r?;
+        Ok(())
+    }
+
+    fn classifier(&self) -> AsmaClassifier {
+        AsmaClassifier {
+            encoder_theta: self.frozen.encoder_theta.clone(),
+            encoder_phi: self.frozen.encoder_phi.clone(),
+            head: self.head.as_ref().unwrap().clone(),
+        }
+        .valid()
+    }
+}
+
+/// Fine-tuning (METHOD.md §7.3): everything trains, encoders in train mode.
+pub struct FineTune {
+    pub model: Option<AsmaClassifier>,
+    pub optim: ModuleOptimizer,
+    pub train: Loader,
+    pub test: Loader,
+    /// The training (autodiff) device and the device it wraps (evaluation).
+    pub device: Device,
+    pub base: Device,
+    pub seed: u64,
+    pub step: usize,
+}
+
+impl Learner for FineTune {
+    fn loader(&self) -> &Loader {
+        &self.train
+    }
+
+    fn step(
+        &mut self,
+        epoch: usize,
+        order: &[usize],
+        b: usize,
+        lr: f64,
+    ) -> Result<BatchResult, TrainError> {
+        let batch = self.train.batch(epoch as u64, order, b)?;
+        // Dropout draws are a function of (seed, step), so a resumed run repeats them.
+        self.device
+            .seed(asma_data::rng::Rng::derive(self.seed, self.step as u64).next_u64());
+        self.step += 1;
+        let x = to_tensor(batch.views.into_iter().next().unwrap(), &self.device);
+        let model = self.model.take().expect("the model is always put back");
+        let logits = model.forward(x);
+        let (model, r) = train_step(model, &mut self.optim, logits, &batch.labels, lr)?;
+        self.model = Some(model);
+        Ok(r)
+    }
+
+    fn test_logits(&self) -> Result<Vec<f32>, TrainError> {
+        let model = self.classifier();
+        let mut out = Vec::new();
+        for batch in self.test.epoch(0) {
+            let x = to_tensor(batch?.views.into_iter().next().unwrap(), &self.base);
+            out.extend(logits_host(model.forward(x))?);
+        }
+        Ok(out)
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        // `valid()` first: burn keeps the latest BatchNorm statistics per thread until a sync.
+        save_state(&self.model.as_ref().unwrap().valid(), &self.optim, dir)
+    }
+
+    fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
+        let mut model = self.model.take().unwrap();
+        let optim = std::mem::replace(
+            &mut self.optim,
+            asma_model::burn::optim::AdamConfig::new().init(),
+        );
+        let r = load_state(&mut model, optim, dir);
+        self.model = Some(model);
+        self.optim = r?;
+        Ok(())
+    }
+
+    fn classifier(&self) -> AsmaClassifier {
+        self.model.as_ref().unwrap().valid()
+    }
+
+    fn set_step(&mut self, step: usize) {
+        self.step = step;
+    }
+}

@@ -1,0 +1,525 @@
+//! Downstream protocols (METHOD.md §7): linear evaluation (§7.2), fine-tuning (§7.3) and
+//! transfer (§7.4, a fine-tune whose encoders come from another dataset's pre-training),
+//! with the semi-supervised label fractions.
+//!
+//! ```text
+//! RUN/config.json                       the configuration (protocol and learning rate filled in)
+//! RUN/metrics.jsonl                     one line per epoch: loss, train top-1, test metrics
+//! RUN/scores_best.csv, scores_last.csv  per-sample logits of the best and the last evaluation
+//! RUN/confusion_{best,last}.{csv,png}   confusion matrices
+//! RUN/classifier.safetensors            the final classifier, PyTorch names
+//! RUN/result.json                       best and last top-1 / top-5 / mean-class, per-class
+//! RUN/checkpoint/                       resume state (as in pre-training)
+//! ```
+//!
+//! The reported figure is the best test top-1 over epochs, as PSTL reports it (§7.2); the
+//! last epoch's is reported beside it, since choosing an epoch on the test set flatters.
+
+pub mod config;
+mod encodings;
+mod learners;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use asma_data::fraction::stratified_subset;
+use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
+use asma_data::splits::Part;
+use asma_model::burn::module::Module;
+use asma_model::burn::optim::decay::WeightDecayConfig;
+use asma_model::burn::optim::AdamConfig;
+use asma_model::burn::tensor::Device;
+use asma_model::classifier::AsmaClassifier;
+use asma_model::weights::{load_module, save_module};
+use serde::{Deserialize, Serialize};
+
+pub use config::{DownstreamConfig, Protocol};
+use encodings::Encodings;
+use learners::{FineTune, Learner, LinearProbe};
+
+use crate::checkpoint::{RunDir, TrainState};
+use crate::error::TrainError;
+use crate::eval::Evaluation;
+use crate::metrics::MetricsLog;
+use crate::plot::write_confusion_png;
+use crate::pretrain::device;
+use crate::schedule::WarmupCosine;
+use crate::scores::{write_atomic, Scores};
+
+/// Test metrics of one evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TestSummary {
+    pub top1: f64,
+    pub top5: f64,
+    pub mean_class: f64,
+}
+
+impl From<&Evaluation> for TestSummary {
+    fn from(e: &Evaluation) -> Self {
+        TestSummary {
+            top1: e.top1,
+            top5: e.top5,
+            mean_class: e.mean_class,
+        }
+    }
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub lr: f64,
+    pub loss: f64,
+    pub train_top1: f64,
+    pub samples_per_s: f64,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestSummary>,
+}
+
+/// The best evaluation so far (kept in the checkpoint, so resume continues the comparison).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    pub epoch: Option<usize>,
+    pub test: Option<TestSummary>,
+}
+
+/// What the checkpoint keeps besides the model: the best evaluation and the running sums of
+/// an interrupted epoch (so its logged loss covers all its batches after a resume).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Carry {
+    best: Best,
+    loss: f64,
+    correct: usize,
+    seen: usize,
+}
+
+/// `result.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub protocol: Protocol,
+    pub stream: asma_data::stream::Stream,
+    pub label_fraction: f64,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    pub best: TestSummary,
+    pub last: TestSummary,
+    /// Per-class top-1 of the last evaluation (`null` for a class without test samples).
+    pub per_class_last: Vec<Option<f64>>,
+    pub train_samples: usize,
+    pub test_samples: usize,
+    pub parameters: usize,
+}
+
+/// Progress events.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Note(String),
+    Batch { batch: usize, batches: usize },
+    Epoch(EpochRecord),
+    Resumed(TrainState),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub state: TrainState,
+    pub interrupted: bool,
+    /// Written when the run finished.
+    pub result: Option<RunResult>,
+}
+
+/// The path of a finished run's `result.json`.
+pub fn result_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("result.json")
+}
+
+/// Runs (or, with `resume`, continues) linear evaluation or fine-tuning in `cfg.run.dir`.
+pub fn run(
+    cfg: &DownstreamConfig,
+    resume: bool,
+    stop: &AtomicBool,
+    progress: &dyn Fn(Progress),
+) -> Result<Outcome, TrainError> {
+    if cfg.optim.epochs == 0 || cfg.optim.batch_size == 0 || cfg.optim.eval_every == 0 {
+        return Err(TrainError::Config(
+            "optim.epochs, optim.batch_size and optim.eval_every must be ≥ 1".into(),
+        ));
+    }
+    let run = RunDir::new(&cfg.run.dir);
+    std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
+    let base = device(&cfg.run.device)?;
+    let ad = base.clone().autodiff();
+
+    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
+    train.check_num_classes(cfg.data.num_classes)?;
+    let test = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Val)?);
+    test.check_num_classes(cfg.data.num_classes)?;
+    let subset = (cfg.label_fraction < 1.0)
+        .then(|| stratified_subset(train.labels(), cfg.label_fraction, cfg.run.seed))
+        .transpose()?;
+
+    ad.seed(cfg.run.seed);
+    let mut model = cfg.classifier().init(&ad);
+    let source = load_encoders(cfg, &mut model)?;
+    progress(Progress::Note(source));
+
+    let loader_cfg = |shuffle| LoaderConfig {
+        batch_size: cfg.optim.batch_size,
+        shuffle,
+        drop_last: false,
+        seed: cfg.run.seed,
+        stream: cfg.data.stream,
+        prefetch: cfg.run.prefetch,
+        ..Default::default()
+    };
+    let mut train_loader = Loader::new(train.clone(), loader_cfg(true))?;
+    if let Some(s) = subset {
+        train_loader = train_loader.with_subset(s)?;
+    }
+    let test_loader = Loader::new(test.clone(), loader_cfg(false))?;
+    let train_samples = train_loader.num_samples();
+    let parameters = model.num_params();
+    let adam = AdamConfig::new().with_weight_decay(
+        (cfg.optim.weight_decay > 0.0)
+            .then(|| WeightDecayConfig::new(cfg.optim.weight_decay as f32)),
+    );
+    let mut learner: Box<dyn Learner> = match cfg.protocol {
+        Protocol::Linear => {
+            let AsmaClassifier {
+                encoder_theta,
+                encoder_phi,
+                head,
+            } = model;
+            // The frozen classifier's head is never used (it only tells tokens from pooled
+            // features). It must not be a clone of the trained head: burn's parameter clones
+            // share their state, and freezing one would stop the other from training.
+            let frozen = AsmaClassifier {
+                encoder_theta: encoder_theta.freeze(),
+                encoder_phi: encoder_phi.freeze(),
+                head: cfg.classifier().init_head(&ad).freeze(),
+            };
+            let started = Instant::now();
+            let train_enc = Encodings::new(&frozen, train_loader, cfg.optim.cache_mb, &ad)?;
+            let test_enc = Encodings::new(&frozen, test_loader, cfg.optim.cache_mb, &ad)?;
+            progress(Progress::Note(
+                if train_enc.is_cached() && test_enc.is_cached() {
+                    format!(
+                        "frozen encodings computed once ({:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    )
+                } else {
+                    "frozen encodings recomputed every epoch (over optim.cache_mb)".into()
+                },
+            ));
+            Box::new(LinearProbe {
+                frozen,
+                head: Some(head),
+                optim: adam.init(),
+                train: train_enc,
+                test: test_enc,
+                device: ad.clone(),
+            })
+        }
+        Protocol::Finetune => Box::new(FineTune {
+            model: Some(model),
+            optim: adam.init(),
+            train: train_loader,
+            test: test_loader,
+            device: ad.clone(),
+            base: base.clone(),
+            seed: cfg.run.seed,
+            step: 0,
+        }),
+    };
+
+    let metrics = MetricsLog::new(&run.metrics());
+    let mut state = TrainState::default();
+    let mut carry = Carry::default();
+    if resume {
+        let dir = run.latest().ok_or_else(|| TrainError::Checkpoint {
+            path: run.checkpoint(),
+            msg: "no checkpoint to resume from".into(),
+        })?;
+        let saved: DownstreamConfig = read_json(&run.config())?;
+        if saved.classifier() != cfg.classifier()
+            || saved.protocol != cfg.protocol
+            || saved.data.stream != cfg.data.stream
+            || saved.label_fraction != cfg.label_fraction
+        {
+            return Err(TrainError::Checkpoint {
+                path: run.config(),
+                msg: "the run was started with another protocol, model, stream or label fraction; resume with the same configuration".into(),
+            });
+        }
+        state = RunDir::read_state(&dir)?;
+        carry = read_json(&dir.join("carry.json"))?;
+        learner.load(&dir)?;
+        learner.set_step(state.step);
+        metrics.truncate_from(state.epoch)?;
+        progress(Progress::Resumed(state));
+    } else {
+        let mut saved = cfg.clone();
+        saved.optim.lr = Some(cfg.lr());
+        std::fs::write(run.config(), serde_json::to_vec_pretty(&saved).unwrap())
+            .map_err(|e| TrainError::io(run.config(), e))?;
+        let _ = std::fs::remove_file(run.metrics());
+        let _ = std::fs::remove_file(result_path(&run.root));
+    }
+
+    let schedule = WarmupCosine {
+        base_lr: cfg.lr(),
+        warmup_epochs: 0,
+        epochs: cfg.optim.epochs,
+    };
+    let names: Vec<String> = test.names().to_vec();
+    let labels: Vec<usize> = test.labels().to_vec();
+    let c = cfg.data.num_classes;
+    let batches = learner.loader().batches_per_epoch();
+    let mut last_eval: Option<Evaluation> = None;
+    while state.epoch < cfg.optim.epochs {
+        let epoch = state.epoch;
+        let lr = schedule.lr(epoch);
+        let order = learner.loader().order(epoch as u64);
+        let started = Instant::now();
+        for b in state.batch..batches {
+            let r = learner.step(epoch, &order, b, lr).map_err(|e| match e {
+                // The learner knows the value; the loop knows where it happened.
+                TrainError::NonFinite { value, .. } => TrainError::NonFinite {
+                    epoch,
+                    step: state.step,
+                    value,
+                    run: run.root.clone(),
+                },
+                e => e,
+            })?;
+            carry.loss += r.loss as f64 * r.samples as f64;
+            carry.correct += r.correct;
+            carry.seen += r.samples;
+            state.step += 1;
+            state.batch = b + 1;
+            progress(Progress::Batch { batch: b, batches });
+            if stop.load(Ordering::SeqCst) && state.batch < batches {
+                save(&run, learner.as_ref(), state, carry)?;
+                return Ok(Outcome {
+                    state,
+                    interrupted: true,
+                    result: None,
+                });
+            }
+        }
+        state.epoch += 1;
+        state.batch = 0;
+        let train_seconds = started.elapsed().as_secs_f64();
+        let due = state.epoch % cfg.optim.eval_every == 0 || state.epoch == cfg.optim.epochs;
+        let test_summary = if due {
+            let logits = learner.test_logits()?;
+            let scores = Scores {
+                names: names.clone(),
+                labels: labels.clone(),
+                num_classes: c,
+                logits,
+            };
+            let e = scores.evaluate();
+            let summary = TestSummary::from(&e);
+            if carry.best.test.is_none_or(|b| summary.top1 > b.top1) {
+                carry.best = Best {
+                    epoch: Some(epoch),
+                    test: Some(summary),
+                };
+                write_outputs(&run.root, "best", &scores, &e)?;
+            }
+            if state.epoch == cfg.optim.epochs {
+                write_outputs(&run.root, "last", &scores, &e)?;
+            }
+            last_eval = Some(e);
+            Some(summary)
+        } else {
+            None
+        };
+        let n = carry.seen.max(1) as f64;
+        let record = EpochRecord {
+            epoch,
+            lr,
+            loss: carry.loss / n,
+            train_top1: carry.correct as f64 / n,
+            samples_per_s: carry.seen as f64 / train_seconds.max(1e-9),
+            seconds: started.elapsed().as_secs_f64(),
+            test: test_summary,
+        };
+        carry = Carry {
+            best: carry.best,
+            ..Default::default()
+        };
+        save(&run, learner.as_ref(), state, carry)?;
+        metrics.append(&record)?;
+        progress(Progress::Epoch(record));
+        if stop.load(Ordering::SeqCst) && state.epoch < cfg.optim.epochs {
+            return Ok(Outcome {
+                state,
+                interrupted: true,
+                result: None,
+            });
+        }
+    }
+
+    let classifier = learner.classifier();
+    save_module(&classifier, &run.root.join("classifier.safetensors"))?;
+    let result = match last_eval {
+        Some(e) => {
+            let result = RunResult {
+                protocol: cfg.protocol,
+                stream: cfg.data.stream,
+                label_fraction: cfg.label_fraction,
+                epochs: cfg.optim.epochs,
+                best_epoch: carry.best.epoch.unwrap_or(0),
+                best: carry.best.test.unwrap_or(TestSummary::from(&e)),
+                last: TestSummary::from(&e),
+                per_class_last: e.per_class.clone(),
+                train_samples,
+                test_samples: e.samples,
+                parameters,
+            };
+            write_atomic(
+                &result_path(&run.root),
+                &serde_json::to_vec_pretty(&result).unwrap(),
+            )?;
+            Some(result)
+        }
+        // Resumed a run that had already finished: its result.json stands.
+        None => read_json(&result_path(&run.root)).ok(),
+    };
+    Ok(Outcome {
+        state,
+        interrupted: false,
+        result,
+    })
+}
+
+fn write_outputs(
+    root: &Path,
+    tag: &str,
+    scores: &Scores,
+    e: &Evaluation,
+) -> Result<(), TrainError> {
+    scores.write_csv(&root.join(format!("scores_{tag}.csv")))?;
+    e.write_confusion_csv(&root.join(format!("confusion_{tag}.csv")))?;
+    write_confusion_png(&e.confusion, &root.join(format!("confusion_{tag}.png")))
+}
+
+fn save(
+    run: &RunDir,
+    learner: &dyn Learner,
+    state: TrainState,
+    carry: Carry,
+) -> Result<(), TrainError> {
+    run.write_checkpoint(state, |dir| {
+        learner.save(dir)?;
+        let p = dir.join("carry.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(&carry).unwrap())
+            .map_err(|e| TrainError::io(&p, e))
+    })
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })
+}
+
+/// The stream a run directory's `config.json` names, if it has one.
+fn run_stream(dir: &Path) -> Result<Option<String>, TrainError> {
+    let p = dir.join("config.json");
+    if !p.exists() {
+        return Ok(None);
+    }
+    let v: serde_json::Value = read_json(&p)?;
+    Ok(v["data"]["stream"].as_str().map(str::to_string))
+}
+
+/// Loads the encoders named by `cfg.init.from` into `model`; returns a line saying what it did.
+fn load_encoders(cfg: &DownstreamConfig, model: &mut AsmaClassifier) -> Result<String, TrainError> {
+    let Some(from) = &cfg.init.from else {
+        return Ok(
+            "encoders: random initialisation (init.from unset): the random-init baseline".into(),
+        );
+    };
+    let want = serde_json::to_value(cfg.data.stream).unwrap();
+    if let Some(got) = run_stream(from)? {
+        if want.as_str() != Some(got.as_str()) && !cfg.init.allow_other_stream {
+            return Err(TrainError::Checkpoint {
+                path: from.join("config.json"),
+                msg: format!(
+                    "these encoders were trained on the {got} stream, this run uses {}; point init.from at the {} run (or set init.allow_other_stream = true)",
+                    want.as_str().unwrap_or("?"),
+                    want.as_str().unwrap_or("?")
+                ),
+            });
+        }
+    }
+    let (theta, phi) = (
+        from.join("encoder_theta.safetensors"),
+        from.join("encoder_phi.safetensors"),
+    );
+    let classifier = from.join("classifier.safetensors");
+    if theta.exists() && phi.exists() {
+        load_module(&mut model.encoder_theta, &theta, "data_bn.weight", None)?;
+        load_module(&mut model.encoder_phi, &phi, "data_bn.weight", None)?;
+    } else if classifier.exists() {
+        load_module(
+            &mut model.encoder_theta,
+            &classifier,
+            "data_bn.weight",
+            Some("encoder_theta."),
+        )?;
+        load_module(
+            &mut model.encoder_phi,
+            &classifier,
+            "data_bn.weight",
+            Some("encoder_phi."),
+        )?;
+    } else {
+        return Err(TrainError::Checkpoint {
+            path: from.clone(),
+            msg: "neither encoder_theta/phi.safetensors (a pre-training run) nor classifier.safetensors (a classifier run) is here".into(),
+        });
+    }
+    Ok(format!("encoders: loaded from {}", from.display()))
+}
+
+/// A finished classifier run's model, checked against the stream and class count the caller
+/// expects (the teacher of distillation, evaluation on other data).
+pub fn load_classifier(
+    run_dir: &Path,
+    stream: asma_data::stream::Stream,
+    num_classes: usize,
+    device: &Device,
+) -> Result<AsmaClassifier, TrainError> {
+    let saved: DownstreamConfig = read_json(&run_dir.join("config.json"))?;
+    let file = run_dir.join("classifier.safetensors");
+    if saved.data.stream != stream {
+        return Err(TrainError::Checkpoint {
+            path: file,
+            msg: format!(
+                "a classifier of the {:?} stream, expected {:?}",
+                saved.data.stream, stream
+            ),
+        });
+    }
+    if saved.data.num_classes != num_classes {
+        return Err(TrainError::Checkpoint {
+            path: file,
+            msg: format!(
+                "a classifier of {} classes, this data has {num_classes}",
+                saved.data.num_classes
+            ),
+        });
+    }
+    let mut model = saved.classifier().init(device);
+    load_module(&mut model, &file, "encoder_theta.data_bn.weight", None)?;
+    Ok(model)
+}

@@ -1,0 +1,279 @@
+//! Linear evaluation and fine-tuning end to end on a tiny prepared folder: outputs, exported
+//! classifier = scores, exact resume, label fractions, transfer checks and bad input.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use asma_data::labels::{write_labels, Labels};
+use asma_data::npy::write_npy_f32;
+use asma_data::rng::Rng;
+use asma_data::splits::Part;
+use asma_data::stream::Stream;
+use asma_model::burn::tensor::{Device, Tensor, TensorData};
+use asma_model::Fusion;
+use asma_train::config::PretrainConfig;
+use asma_train::downstream::{load_classifier, run, DownstreamConfig, Protocol};
+use asma_train::scores::Scores;
+
+/// burn's device random generator is process-wide; the tests of this file take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const CLASSES: usize = 3;
+
+/// Smooth random motions plus a class-dependent offset of one coordinate of every joint:
+/// learnable after pooling (an offset of some joints only would pool to nearly the same
+/// feature for every class: the graph convolution shares its weights across joints).
+fn tiny_data(dir: &Path) {
+    let mut rng = Rng::new(5);
+    let len = 3 * 50 * 25 * 2;
+    for (part, n) in [("train", 12), ("val", 6)] {
+        let mut data = vec![0f32; n * len];
+        for s in 0..n {
+            let class = s % CLASSES;
+            for (i, v) in data[s * len..(s + 1) * len].iter_mut().enumerate() {
+                let (c, t, j) = (i / (50 * 50), (i / 50) % 50, (i / 2) % 25);
+                let signal = if c == class { 0.8 } else { 0.0 };
+                *v = signal + (t as f32 * 0.2 + j as f32).sin() * 0.2 + 0.05 * rng.normal() as f32;
+            }
+        }
+        write_npy_f32(
+            dir.join(format!("{part}_position.npy")),
+            &[n, 3, 50, 25, 2],
+            &data,
+        )
+        .unwrap();
+        let labels = Labels {
+            names: (0..n)
+                .map(|i| format!("S001C001P00{}R001A{:03}", i % 8, i))
+                .collect(),
+            labels: (0..n).map(|i| i % CLASSES).collect(),
+        };
+        write_labels(&dir.join(format!("{part}_label.pkl")), &labels).unwrap();
+    }
+}
+
+fn config(data: &Path, run_dir: &Path, protocol: Protocol) -> DownstreamConfig {
+    let mut c = DownstreamConfig {
+        protocol,
+        ..Default::default()
+    };
+    c.data.dir = data.to_path_buf();
+    c.data.num_classes = CLASSES;
+    c.model.encoder.hidden_channels = 4;
+    c.model.encoder.hidden_dim = 16;
+    c.optim.epochs = 4;
+    c.optim.batch_size = 4;
+    c.run.dir = run_dir.to_path_buf();
+    c
+}
+
+fn records(run_dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A short pre-training run of the tests' encoder size: its BatchNorm statistics follow the
+/// data, so eval-mode features differ between samples (at random initialisation they are
+/// nearly constant, whatever the input).
+fn pretrain_tiny(data: &Path, epochs: usize) -> std::path::PathBuf {
+    let pre = data.join(format!("pre{epochs}"));
+    let mut p = PretrainConfig::default();
+    p.data.dir = data.to_path_buf();
+    p.data.num_classes = CLASSES;
+    p.model.encoder.hidden_channels = 4;
+    p.model.encoder.hidden_dim = 16;
+    p.model.projector.in_dim = 16;
+    p.model.projector.dims = [32, 32, 32];
+    p.optim.epochs = epochs;
+    p.optim.warmup_epochs = 0;
+    p.optim.batch_size = 6;
+    p.knn.every = 0;
+    p.run.dir = pre.clone();
+    asma_train::pretrain::pretrain(&p, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    pre
+}
+
+fn go(cfg: &DownstreamConfig) -> asma_train::downstream::Outcome {
+    run(cfg, false, &AtomicBool::new(false), &|_| {}).unwrap()
+}
+
+#[test]
+fn linear_probe_writes_scores_that_the_exported_classifier_reproduces() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let run_dir = dir.path().join("linear");
+    let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
+    cfg.init.from = Some(pretrain_tiny(dir.path(), 4));
+    cfg.optim.epochs = 20;
+    // Pooled features of so small and briefly trained encoders differ little between
+    // classes: a larger step than PSTL's 0.01 fits them in these few steps.
+    cfg.optim.lr = Some(0.1);
+    let out = go(&cfg);
+    let result = out.result.expect("a finished run has a result");
+    assert_eq!((result.train_samples, result.test_samples), (12, 6));
+    let losses: Vec<f64> = records(&run_dir)
+        .iter()
+        .map(|r| r["loss"].as_f64().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 20);
+    assert!(losses[19] < losses[0], "the head learns: {losses:?}");
+    // The classes are separable: the head must fit the training set, not just the class prior.
+    let last_train = records(&run_dir)[19]["train_top1"].as_f64().unwrap();
+    assert!(
+        last_train >= 0.75,
+        "train top-1 {last_train}, losses {losses:?}"
+    );
+    for f in [
+        "scores_best.csv",
+        "scores_last.csv",
+        "confusion_last.csv",
+        "confusion_last.png",
+        "result.json",
+    ] {
+        assert!(run_dir.join(f).exists(), "{f}");
+    }
+    let scores = Scores::read_csv(&run_dir.join("scores_last.csv")).unwrap();
+    assert_eq!(scores.evaluate().top1, result.last.top1);
+
+    // The exported classifier gives the logits of the score file.
+    let device = Device::flex();
+    let model = load_classifier(&run_dir, Stream::Joint, CLASSES, &device).unwrap();
+    let test = asma_data::loader::SkeletonDataset::open_split(dir.path(), Part::Val).unwrap();
+    let mut x = Vec::new();
+    for i in 0..test.len() {
+        x.extend_from_slice(&test.sample(i).unwrap());
+    }
+    let x = Tensor::<5>::from_data(TensorData::new(x, [6, 3, 50, 25, 2]), &device);
+    let logits: Vec<f32> = model.forward(x).into_data().try_into_vec().unwrap();
+    let worst = logits
+        .iter()
+        .zip(&scores.logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "exported classifier vs scores: {worst}");
+
+    // A classifier of another class count or stream is refused by name.
+    let e = load_classifier(&run_dir, Stream::Joint, 60, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("classifier.safetensors") && e.contains("3 classes"),
+        "{e}"
+    );
+    let e = load_classifier(&run_dir, Stream::Bone, CLASSES, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("stream"), "{e}");
+}
+
+#[test]
+fn linear_and_finetune_resume_exactly() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    for (protocol, fusion) in [
+        (Protocol::Linear, Fusion::CrossAttention),
+        (Protocol::Finetune, Fusion::Average),
+    ] {
+        let straight = dir.path().join(format!("{protocol:?}_straight"));
+        let mut cfg = config(dir.path(), &straight, protocol);
+        cfg.model.fusion = fusion;
+        cfg.optim.epochs = 3;
+        go(&cfg);
+
+        let stopped = dir.path().join(format!("{protocol:?}_stopped"));
+        cfg.run.dir = stopped.clone();
+        let stop = AtomicBool::new(false);
+        // Stop in the middle of epoch 1 (batch 2 of 3).
+        let out = run(&cfg, false, &stop, &|p| {
+            if let asma_train::downstream::Progress::Batch { batch: 0, .. } = p {
+                if records_len(&stopped) == 1 {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+        })
+        .unwrap();
+        assert!(out.interrupted);
+        assert_eq!((out.state.epoch, out.state.batch), (1, 1));
+        let resumed = run(&cfg, true, &AtomicBool::new(false), &|_| {}).unwrap();
+        assert!(!resumed.interrupted);
+        let a = std::fs::read_to_string(straight.join("scores_last.csv")).unwrap();
+        let b = std::fs::read_to_string(stopped.join("scores_last.csv")).unwrap();
+        assert_eq!(a, b, "{protocol:?}: resumed scores differ");
+        let la: Vec<_> = records(&straight)
+            .iter()
+            .map(|r| r["loss"].clone())
+            .collect();
+        let lb: Vec<_> = records(&stopped)
+            .iter()
+            .map(|r| r["loss"].clone())
+            .collect();
+        assert_eq!(la, lb);
+    }
+}
+
+fn records_len(run_dir: &Path) -> usize {
+    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn finetune_from_pretraining_with_a_label_fraction_and_its_checks() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let pre = pretrain_tiny(dir.path(), 1);
+
+    let ft = dir.path().join("ft");
+    let mut cfg = config(dir.path(), &ft, Protocol::Finetune);
+    cfg.init.from = Some(pre.clone());
+    cfg.label_fraction = 0.5;
+    cfg.optim.epochs = 2;
+    let notes = std::sync::Mutex::new(Vec::new());
+    let out = run(&cfg, false, &AtomicBool::new(false), &|e| {
+        if let asma_train::downstream::Progress::Note(n) = e {
+            notes.lock().unwrap().push(n);
+        }
+    })
+    .unwrap();
+    assert_eq!(out.result.unwrap().train_samples, 6, "half of 4 per class");
+    assert!(notes
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| n.contains("loaded from")));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ft.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["optim"]["lr"], 5e-3);
+
+    // Encoders from a classifier run (transfer): its encoders load, the head is new.
+    let mut transfer = config(dir.path(), &dir.path().join("tr"), Protocol::Linear);
+    transfer.init.from = Some(ft.clone());
+    transfer.optim.epochs = 1;
+    go(&transfer);
+
+    // Encoders of another stream are refused unless allowed.
+    let mut other = cfg.clone();
+    other.data.stream = Stream::Motion;
+    other.run.dir = dir.path().join("motion");
+    let e = run(&other, false, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("joint stream") && e.contains("motion"), "{e}");
+    other.init.allow_other_stream = true;
+    other.optim.epochs = 1;
+    run(&other, false, &AtomicBool::new(false), &|_| {}).unwrap();
+
+    // Labels beyond the head.
+    let mut small = config(dir.path(), &dir.path().join("small"), Protocol::Linear);
+    small.data.num_classes = 2;
+    let e = run(&small, false, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("label") && e.contains('2'), "{e}");
+}
