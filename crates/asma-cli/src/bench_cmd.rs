@@ -196,23 +196,6 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             .build_global();
     }
     let device = asma_model::device::select(&a.device)?.autodiff();
-    device.seed(0);
-    let enc = StgcnEncoderConfig {
-        hidden_channels: a.hidden,
-        ..Default::default()
-    };
-    let mut branch = PretrainBranch {
-        encoder: enc.init(&device),
-        projector: BarlowTwinsConfig {
-            dims: [a.proj_dim; 3],
-            ..Default::default()
-        }
-        .init(&device),
-    };
-    let mut optim = AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
-        .init();
     let x = Tensor::<5>::random(
         [a.batch, 3, 50, 25, 2],
         Distribution::Normal(0.0, 0.3),
@@ -229,24 +212,58 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     let keep: Vec<usize> = (0..25)
         .filter(|j| ![1, 4, 6, 9, 13, 17, 20, 23].contains(j))
         .collect();
-    let mut times = Vec::new();
-    for s in 0..=a.steps {
-        let t = Instant::now();
-        let loss = branch.loss(BranchViews {
-            anchor: x.clone(),
-            temporal: x.clone().select(2, index.clone()),
-            spatial: x.clone(),
-            keep_joints: keep.clone(),
-        });
-        let grads = GradientsParams::from_grads(loss.total.backward(), &branch);
-        branch = optim.step(5e-3, branch, grads);
-        // Wait for the device: the step is done when its loss can be read.
-        let _ = loss.anchor_temporal.into_scalar::<f32>();
-        if s > 0 {
-            times.push(t.elapsed().as_secs_f64());
+    // One timing per convolution form, same model and data: (form, s/step, forward s/step).
+    let mut rows = Vec::new();
+    for &conv in &a.conv {
+        device.seed(0);
+        asma_model::dropout::reseed(0);
+        let enc = StgcnEncoderConfig {
+            hidden_channels: a.hidden,
+            conv,
+            ..Default::default()
+        };
+        let mut branch = PretrainBranch {
+            encoder: enc.init(&device),
+            projector: BarlowTwinsConfig {
+                dims: [a.proj_dim; 3],
+                ..Default::default()
+            }
+            .init(&device),
+        };
+        let mut optim = AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
+            .init();
+        let (mut times, mut forward) = (Vec::new(), Vec::new());
+        for s in 0..=a.steps {
+            let t = Instant::now();
+            let loss = branch.loss(BranchViews {
+                anchor: x.clone(),
+                temporal: x.clone().select(2, index.clone()),
+                spatial: x.clone(),
+                keep_joints: keep.clone(),
+            });
+            // Wait for the device after the forward pass (the loss value), then after the step.
+            let _ = loss.anchor_temporal.clone().into_scalar::<f32>();
+            let f = t.elapsed().as_secs_f64();
+            let grads = GradientsParams::from_grads(loss.total.backward(), &branch);
+            branch = optim.step(5e-3, branch, grads);
+            let _ = branch
+                .encoder
+                .data_bn
+                .gamma
+                .val()
+                .sum()
+                .into_scalar::<f32>();
+            if s > 0 {
+                times.push(t.elapsed().as_secs_f64());
+                forward.push(f);
+            }
         }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        rows.push((conv, mean(&times), mean(&forward), times));
     }
-    let sec = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    let (_, sec, _, times) = rows[0].clone();
     let threads = rayon::current_num_threads();
     let mut reference = None;
     if let Some(py) = &a.python {
@@ -266,6 +283,8 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
                 &a.steps.to_string(),
                 "--threads",
                 &threads.to_string(),
+                "--device",
+                &a.torch_device,
             ])
             .output()
             .with_context(|| format!("running {py}"))?;
@@ -277,13 +296,24 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
         }
         let v: serde_json::Value =
             serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+        if v["device"].as_str() != Some(a.torch_device.as_str()) {
+            bail!(
+                "the PyTorch reference ran on {} instead of {}",
+                v["device"],
+                a.torch_device
+            );
+        }
         reference = v["seconds_per_step"].as_f64();
     }
+    let forms: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(conv, s, f, _)| serde_json::json!({"conv": conv, "seconds_per_step": s, "forward_seconds": f, "samples_per_s": a.batch as f64 / s}))
+        .collect();
     let result = serde_json::json!({
         "batch": a.batch, "proj_dim": a.proj_dim, "hidden": a.hidden, "threads": threads, "device": a.device,
         "asma_seconds_per_step": sec, "asma_samples_per_s": a.batch as f64 / sec, "asma_step_seconds": times,
         "pytorch_device": a.torch_device, "pytorch_seconds_per_step": reference, "pytorch_samples_per_s": reference.map(|r| a.batch as f64 / r),
-        "asma_vs_pytorch": reference.map(|r| r / sec),
+        "asma_vs_pytorch": reference.map(|r| r / sec), "asma_conv_forms": forms,
     });
     if a.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -293,12 +323,13 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             a.batch, a.proj_dim, threads, a.device
         );
         println!("| framework | s/step | samples/s |\n|---|---|---|");
-        println!(
-            "| asma (burn {}) | {:.3} | {:.2} |",
-            a.device,
-            sec,
-            a.batch as f64 / sec
-        );
+        for (conv, s, f, _) in &rows {
+            println!(
+                "| asma (burn {}, {conv:?} convolutions; forward {f:.3} s) | {s:.3} | {:.2} |",
+                a.device,
+                a.batch as f64 / s
+            );
+        }
         if let Some(r) = reference {
             println!(
                 "| PyTorch ({}) | {:.3} | {:.2} |",

@@ -273,6 +273,9 @@ pub struct BenchPretrainArgs {
     /// PyTorch's device for the comparison (`cpu`, `cuda`).
     #[arg(long, default_value = "cpu")]
     pub torch_device: String,
+    /// Convolution forms to time, the first one compared with PyTorch: direct, matmul.
+    #[arg(long, value_delimiter = ',', default_value = "direct")]
+    pub conv: Vec<asma_model::conv::ConvImpl>,
     #[arg(long)]
     pub json: bool,
 }

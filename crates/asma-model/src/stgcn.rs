@@ -19,6 +19,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::conv::{conv_kx1_matmul, ConvImpl};
 use crate::graph::adjacency;
 
 /// Partitions of the spatial strategy (root, centripetal, centrifugal).
@@ -40,6 +41,8 @@ pub struct StgcnEncoderConfig {
     pub dropout: f64,
     /// Learnable edge importance per block.
     pub edge_importance: bool,
+    /// How the convolutions are evaluated (same parameters and results either way).
+    pub conv: ConvImpl,
 }
 
 impl Default for StgcnEncoderConfig {
@@ -51,6 +54,7 @@ impl Default for StgcnEncoderConfig {
             temporal_kernel: 9,
             dropout: 0.5,
             edge_importance: true,
+            conv: ConvImpl::Direct,
         }
     }
 }
@@ -108,7 +112,7 @@ impl StgcnEncoderConfig {
         let blocks = self.blocks();
         let st_gcn_networks = blocks
             .iter()
-            .map(|s| StgcnBlock::new(s, self.temporal_kernel, device))
+            .map(|s| StgcnBlock::new(s, self.temporal_kernel, self.conv, device))
             .collect();
         let edge_importance = if self.edge_importance {
             (0..blocks.len())
@@ -159,10 +163,13 @@ pub struct StgcnBlock {
     /// Identity residual (same width, stride 1); neither this nor `residual` in block 1.
     pub identity_residual: bool,
     pub out_channels: usize,
+    pub stride: usize,
+    /// Convolutions as matmuls ([`ConvImpl::Matmul`]).
+    pub matmul: bool,
 }
 
 impl StgcnBlock {
-    fn new(s: &BlockSpec, kernel: usize, device: &Device) -> Self {
+    fn new(s: &BlockSpec, kernel: usize, conv: ConvImpl, device: &Device) -> Self {
         let (i, o) = (s.in_channels, s.out_channels);
         let identity = s.residual && i == o && s.stride == 1;
         let residual = (s.residual && !identity).then(|| ResidualConv {
@@ -192,6 +199,18 @@ impl StgcnBlock {
             residual,
             identity_residual: identity,
             out_channels: o,
+            stride: s.stride,
+            matmul: conv == ConvImpl::Matmul,
+        }
+    }
+
+    /// `conv` (a `k×1` convolution of this block with the given stride) on `x`.
+    fn conv(&self, conv: &Conv2d, x: Tensor<4>, stride: usize) -> Tensor<4> {
+        if self.matmul {
+            let k = conv.weight.dims()[2];
+            conv_kx1_matmul(x, conv, stride, (k - 1) / 2)
+        } else {
+            conv.forward(x)
         }
     }
 
@@ -199,14 +218,14 @@ impl StgcnBlock {
     /// adjacency, already multiplied by the edge importance and restricted to the kept joints.
     pub fn forward(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         let res = match (&self.residual, self.identity_residual) {
-            (Some(r), _) => Some(r.bn.forward(r.conv.forward(x.clone()))),
+            (Some(r), _) => Some(r.bn.forward(self.conv(&r.conv, x.clone(), self.stride))),
             (None, true) => Some(x.clone()),
             (None, false) => None,
         };
-        let y = graph_product(self.gcn.conv.forward(x), a, self.out_channels);
+        let y = graph_product(self.conv(&self.gcn.conv, x, 1), a, self.out_channels);
         let y = self.tcn.bn_in.forward(y);
-        let y = self.tcn.conv.forward(relu(y));
-        let y = self.tcn.dropout.forward(self.tcn.bn_out.forward(y));
+        let y = self.conv(&self.tcn.conv, relu(y), self.stride);
+        let y = crate::dropout::dropout(&self.tcn.dropout, self.tcn.bn_out.forward(y));
         relu(match res {
             Some(r) => y + r,
             None => y,
@@ -306,6 +325,14 @@ impl StgcnEncoder {
     pub fn without_dropout(mut self) -> Self {
         for b in &mut self.st_gcn_networks {
             b.tcn.dropout = DropoutConfig::new(0.0).init();
+        }
+        self
+    }
+
+    /// The same encoder evaluating its convolutions the other way.
+    pub fn with_conv(mut self, conv: ConvImpl) -> Self {
+        for b in &mut self.st_gcn_networks {
+            b.matmul = conv == ConvImpl::Matmul;
         }
         self
     }

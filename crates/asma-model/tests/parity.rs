@@ -10,6 +10,7 @@ use asma_model::barlow::barlow_twins_loss;
 use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::classifier::{AsmaClassifier, ClassifierConfig, Fusion};
+use asma_model::conv::ConvImpl;
 use asma_model::stgcn::{StgcnEncoder, StgcnEncoderConfig};
 use asma_model::weights::{load_module, read_tensors, write_safetensors, RawTensor};
 
@@ -51,8 +52,16 @@ fn assert_close<const D: usize>(ours: Tensor<D>, expected: &str) {
 
 #[test]
 fn eval_mode_features_match_pytorch() {
+    for conv in [ConvImpl::Direct, ConvImpl::Matmul] {
+        eval_mode_features_match_pytorch_with(conv);
+    }
+}
+
+fn eval_mode_features_match_pytorch_with(conv: ConvImpl) {
     let device = Device::flex();
-    let e = encoder("encoder/weights.safetensors", &device).valid();
+    let e = encoder("encoder/weights.safetensors", &device)
+        .with_conv(conv)
+        .valid();
     let x50: Tensor<5> = tensor("encoder/input50.npy", &device);
     assert_close(e.forward(x50.clone(), None), "encoder/out_full.npy");
     let masked: Vec<usize> = serde_json::from_str(
@@ -75,9 +84,13 @@ fn eval_mode_features_match_pytorch() {
 fn train_mode_uses_batch_statistics() {
     // "Train mode" = BatchNorm on batch statistics, dropout off (fixtures/README.md).
     let device = Device::flex().autodiff();
-    let e = encoder("encoder/weights.safetensors", &device).without_dropout();
-    let out = e.forward(tensor("encoder/input50.npy", &device), None);
-    assert_close(out.detach(), "encoder/out_train.npy");
+    for conv in [ConvImpl::Direct, ConvImpl::Matmul] {
+        let e = encoder("encoder/weights.safetensors", &device)
+            .without_dropout()
+            .with_conv(conv);
+        let out = e.forward(tensor("encoder/input50.npy", &device), None);
+        assert_close(out.detach(), "encoder/out_train.npy");
+    }
 }
 
 #[test]

@@ -239,7 +239,11 @@ pub fn pretrain(
         let (mut seen_batches, mut samples) = (0usize, 0usize);
         for b in state.batch..batches {
             let batch = loader.batch(epoch as u64, &order, b)?;
-            ad.seed(Rng::derive(cfg.run.seed, state.step as u64).next_u64());
+            // Dropout draws are a function of (seed, step): burn's device generator (GPU) and
+            // asma's host masks (CPU) are both reseeded.
+            let step_seed = Rng::derive(cfg.run.seed, state.step as u64).next_u64();
+            ad.seed(step_seed);
+            asma_model::dropout::reseed(step_seed);
             let samples_in_batch = batch.samples.len();
             // Views in the order of `views()`: θ anchor, temporal, spatial, then φ's.
             let branch = |v: &mut std::vec::IntoIter<asma_data::loader::View>| {

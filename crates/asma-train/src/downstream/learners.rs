@@ -244,8 +244,9 @@ impl Learner for FineTune {
     ) -> Result<BatchResult, TrainError> {
         let batch = self.train.batch(epoch as u64, order, b)?;
         // Dropout draws are a function of (seed, step), so a resumed run repeats them.
-        self.device
-            .seed(asma_data::rng::Rng::derive(self.seed, self.step as u64).next_u64());
+        let step_seed = asma_data::rng::Rng::derive(self.seed, self.step as u64).next_u64();
+        self.device.seed(step_seed);
+        asma_model::dropout::reseed(step_seed);
         self.step += 1;
         let x = to_tensor(batch.views.into_iter().next().unwrap(), &self.device);
         let model = self.model.take().expect("the model is always put back");
