@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use asma_train::downstream::distill::{self, DistillConfig};
 use asma_train::downstream::{self, DownstreamConfig, Progress, Protocol};
 use asma_train::experiment::{self, ExperimentConfig};
 use asma_train::scores::{fuse, Scores};
 
 use crate::progress::Progress as Bar;
-use crate::{DownstreamArgs, FuseArgs, RunArgs};
+use crate::{DistillArgs, DownstreamArgs, FuseArgs, RunArgs};
 
 /// A Ctrl-C handler that asks the loop to checkpoint and stop.
 fn stop_flag() -> Result<Arc<AtomicBool>> {
@@ -98,32 +99,65 @@ pub fn downstream(a: DownstreamArgs, protocol: Protocol) -> Result<()> {
     );
     bar.finish();
     let out = out.with_context(|| format!("{} in {}", protocol.name(), cfg.run.dir.display()))?;
+    report(out, protocol.name(), &cfg.run.dir, a.json);
+    Ok(())
+}
+
+/// `asma distill`.
+pub fn distill(a: DistillArgs) -> Result<()> {
+    let mut sets = a.sets.clone();
+    let file = match (&a.config, &a.resume) {
+        (Some(f), _) => f.clone(),
+        (None, Some(run)) => run.join("config.json"),
+        (None, None) => bail!("give --config FILE (or --resume RUN_DIR)"),
+    };
+    if let Some(run) = &a.resume {
+        sets.push(format!("run.dir={:?}", run.display().to_string()));
+    }
+    if let Some(t) = &a.teacher {
+        sets.push(format!("teacher={:?}", t.display().to_string()));
+    }
+    let cfg: DistillConfig = crate::config::load(Some(&file), &sets)?;
+    let stop = stop_flag()?;
+    let bar = Bar::new("distill");
+    let out = distill::run(
+        &cfg,
+        a.resume.is_some(),
+        &stop,
+        &downstream_printer(&bar, a.json),
+    );
+    bar.finish();
+    let out = out.with_context(|| format!("distillation in {}", cfg.run.dir.display()))?;
+    report(out, "distill", &cfg.run.dir, a.json);
+    Ok(())
+}
+
+/// Prints how a downstream run ended.
+fn report(out: downstream::Outcome, command: &str, dir: &Path, json: bool) {
     if out.interrupted {
         eprintln!(
-            "stopped at epoch {}, batch {}: continue with `asma {} --resume {}`",
+            "stopped at epoch {}, batch {}: continue with `asma {command} --resume {}`",
             out.state.epoch,
             out.state.batch,
-            protocol.name(),
-            cfg.run.dir.display()
+            dir.display()
         );
     } else if let Some(r) = out.result {
-        if a.json {
+        if json {
             println!("{}", serde_json::to_string(&r).unwrap());
         } else {
             println!(
-                "{} ({:?} stream): best top-1 {} (epoch {}), top-5 {}, mean-class {}; last top-1 {}; scores in {}/scores_best.csv",
-                protocol.name(),
+                "{command} ({:?} stream): best top-1 {} (epoch {}), top-5 {}, mean-class {}; last top-1 {}; {} parameters; scores in {}/scores_best.csv",
                 r.stream,
                 pct(r.best.top1),
                 r.best_epoch,
                 pct(r.best.top5),
                 pct(r.best.mean_class),
                 pct(r.last.top1),
-                cfg.run.dir.display()
+                r.parameters,
+                dir.display()
             );
         }
     }
-    Ok(())
 }
 
 /// `asma fuse`.

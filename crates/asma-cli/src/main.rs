@@ -33,6 +33,8 @@ enum Command {
     Linear(DownstreamArgs),
     /// Fine-tuning: encoders, alignment and head all train.
     Finetune(DownstreamArgs),
+    /// Distil a trained classifier (the teacher) into a small ST-GCN student (S5).
+    Distill(DistillArgs),
     /// Fuse per-sample score files (e.g. joint, motion, bone) with weights.
     Fuse(FuseArgs),
     /// The whole pipeline of one experiment file: pretrain → linear → finetune → fuse, per
@@ -169,6 +171,23 @@ pub struct DownstreamArgs {
 }
 
 #[derive(Args)]
+pub struct DistillArgs {
+    /// Experiment file (TOML, or a run's config.json).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Continue a stopped run from its checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    /// The teacher's run directory (`asma linear` or `asma finetune`).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub teacher: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct FuseArgs {
     /// Score files (`scores_*.csv` of `asma linear` / `asma finetune`).
     #[arg(required = true)]
@@ -289,6 +308,7 @@ fn main() -> ExitCode {
         Command::Pretrain(a) => model_cmd::pretrain(a),
         Command::Linear(a) => downstream_cmd::downstream(a, Protocol::Linear),
         Command::Finetune(a) => downstream_cmd::downstream(a, Protocol::Finetune),
+        Command::Distill(a) => downstream_cmd::distill(a),
         Command::Fuse(a) => downstream_cmd::fuse_cmd(a),
         Command::Run(a) => downstream_cmd::run(a),
         Command::Embed(a) => model_cmd::embed(a),

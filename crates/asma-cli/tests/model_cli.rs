@@ -94,6 +94,8 @@ fn every_shipped_config_parses() {
                     toml::from_str::<asma_train::PretrainConfig>(&text).err()
                 } else if name.starts_with("linear_") || name.starts_with("finetune_") {
                     toml::from_str::<asma_train::downstream::DownstreamConfig>(&text).err()
+                } else if name.starts_with("distill_") {
+                    toml::from_str::<asma_train::downstream::distill::DistillConfig>(&text).err()
                 } else if p.parent().unwrap().ends_with("experiments") {
                     toml::from_str::<asma_train::experiment::ExperimentConfig>(&text).err()
                 } else {
@@ -104,7 +106,7 @@ fn every_shipped_config_parses() {
             }
         }
     }
-    assert!(n >= 18 + 2 + 6, "{n} configs");
+    assert!(n >= 18 + 3 + 9, "{n} configs");
 }
 
 #[test]

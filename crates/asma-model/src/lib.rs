@@ -14,6 +14,7 @@ pub mod dropout;
 pub mod error;
 pub mod graph;
 pub mod stgcn;
+pub mod student;
 pub mod weights;
 
 pub use burn;

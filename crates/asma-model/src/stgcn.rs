@@ -43,6 +43,10 @@ pub struct StgcnEncoderConfig {
     pub edge_importance: bool,
     /// How the convolutions are evaluated (same parameters and results either way).
     pub conv: ConvImpl,
+    /// `[out_channels, stride]` per block, replacing PSTL's ten-block table when not empty
+    /// (the distillation student, METHOD.md §8). Residuals follow the same rule: none in
+    /// block 1, identity when width and stride stay, 1×1 conv + BN otherwise.
+    pub layout: Vec<[usize; 2]>,
 }
 
 impl Default for StgcnEncoderConfig {
@@ -55,6 +59,7 @@ impl Default for StgcnEncoderConfig {
             dropout: 0.5,
             edge_importance: true,
             conv: ConvImpl::Direct,
+            layout: Vec::new(),
         }
     }
 }
@@ -76,8 +81,48 @@ impl StgcnEncoderConfig {
         Self::default()
     }
 
-    /// The ten blocks of METHOD.md §3.3.
+    /// The student S5 of METHOD.md §8: 3→32→32→64→64→64 (stride 2 in the last block),
+    /// 64-d features, 181,205 parameters.
+    pub fn student_s5() -> Self {
+        Self::student(5)
+    }
+
+    /// A student of `depth` blocks (1–10, the depth ablation) [CHOICE]: the first `depth − 1`
+    /// rows of 32, 32, 64, 64, … channels at stride 1, then a 64-channel block of stride 2, so
+    /// that depth 5 is S5.
+    pub fn student(depth: usize) -> Self {
+        let depth = depth.clamp(1, 10);
+        let widths = [32, 32, 64, 64, 64, 64, 64, 64, 64];
+        let mut layout: Vec<[usize; 2]> = widths[..depth - 1].iter().map(|&w| [w, 1]).collect();
+        layout.push([64, 2]);
+        StgcnEncoderConfig {
+            hidden_dim: 64,
+            layout,
+            ..Self::default()
+        }
+    }
+
+    /// The blocks: `layout` when given, else the ten of METHOD.md §3.3.
     pub fn blocks(&self) -> Vec<BlockSpec> {
+        if !self.layout.is_empty() {
+            let mut input = self.in_channels;
+            return self
+                .layout
+                .iter()
+                .enumerate()
+                .map(|(i, &[out, stride])| {
+                    let spec = BlockSpec {
+                        in_channels: input,
+                        out_channels: out,
+                        stride,
+                        residual: i > 0,
+                        dropout: if i > 0 { self.dropout } else { 0.0 },
+                    };
+                    input = out;
+                    spec
+                })
+                .collect();
+        }
         let (h, p) = (self.hidden_channels, self.dropout);
         let b = |i, o, s, p| BlockSpec {
             in_channels: i,
@@ -126,7 +171,7 @@ impl StgcnEncoderConfig {
             st_gcn_networks,
             edge_importance,
             a: adjacency(&NTU25, device),
-            hidden_dim: self.hidden_dim,
+            hidden_dim: blocks.last().map_or(self.in_channels, |b| b.out_channels),
         }
     }
 }
@@ -346,6 +391,25 @@ mod tests {
     fn pstl_encoder_has_821380_parameters() {
         let e = StgcnEncoderConfig::pstl().init(&Device::flex());
         assert_eq!(e.num_params(), 821_380);
+    }
+
+    #[test]
+    fn student_s5_has_181205_parameters_and_depths_build() {
+        let device = Device::flex();
+        let s5 = StgcnEncoderConfig::student_s5().init(&device);
+        assert_eq!(s5.num_params(), 181_205);
+        assert_eq!(s5.hidden_dim, 64);
+        let x = Tensor::<5>::random(
+            [2, 3, 50, 25, 2],
+            burn::tensor::Distribution::Normal(0.0, 0.3),
+            &device,
+        );
+        assert_eq!(s5.forward_map(x.clone(), None).dims(), [4, 64, 25, 25]);
+        for depth in [1, 3, 7, 10] {
+            let s = StgcnEncoderConfig::student(depth).init(&device);
+            assert_eq!(s.st_gcn_networks.len(), depth);
+            assert_eq!(s.forward(x.clone(), None).dims(), [2, 64]);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use asma_data::stream::Stream;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::Fusion;
 use asma_train::config::PretrainConfig;
+use asma_train::downstream::distill::{self, DistillConfig};
 use asma_train::downstream::{load_classifier, run, DownstreamConfig, Protocol};
 use asma_train::scores::Scores;
 
@@ -276,4 +277,56 @@ fn finetune_from_pretraining_with_a_label_fraction_and_its_checks() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("label") && e.contains('2'), "{e}");
+}
+
+#[test]
+fn distillation_from_a_linear_teacher_resumes_exactly_and_checks_the_teacher() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let teacher = dir.path().join("teacher");
+    let mut t = config(dir.path(), &teacher, Protocol::Linear);
+    t.optim.epochs = 2;
+    go(&t);
+
+    let mut cfg = DistillConfig::default();
+    cfg.data = t.data.clone();
+    cfg.teacher = teacher.clone();
+    cfg.optim.epochs = 2;
+    cfg.optim.batch_size = 4;
+    cfg.student.depth = 3;
+    let straight = dir.path().join("kd_straight");
+    cfg.run.dir = straight.clone();
+    let out = distill::run(&cfg, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    let r = out.result.unwrap();
+    assert_eq!(r.protocol, "distill");
+    assert!(straight.join("student.safetensors").exists());
+
+    let stopped = dir.path().join("kd_stopped");
+    cfg.run.dir = stopped.clone();
+    let stop = AtomicBool::new(false);
+    let out = distill::run(&cfg, false, &stop, &|p| {
+        if let asma_train::downstream::Progress::Batch { batch: 1, .. } = p {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(out.interrupted);
+    distill::run(&cfg, true, &AtomicBool::new(false), &|_| {}).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(straight.join("scores_last.csv")).unwrap(),
+        std::fs::read_to_string(stopped.join("scores_last.csv")).unwrap()
+    );
+
+    // A teacher of another class count is refused by name.
+    let mut wrong = cfg.clone();
+    wrong.data.num_classes = 4;
+    wrong.run.dir = dir.path().join("kd_wrong");
+    let e = distill::run(&wrong, false, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("classifier.safetensors") && e.contains("3 classes"),
+        "{e}"
+    );
 }

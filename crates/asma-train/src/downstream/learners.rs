@@ -10,6 +10,7 @@ use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
 use asma_model::burn::store::{BurnpackStore, ModuleSnapshot};
 use asma_model::burn::tensor::{Device, Int, Tensor, TensorData};
 use asma_model::classifier::{AsmaClassifier, ClassifierHead};
+use asma_model::weights::save_module;
 
 use super::encodings::Encodings;
 use crate::error::TrainError;
@@ -41,18 +42,18 @@ pub trait Learner {
     fn save(&self, dir: &Path) -> Result<(), TrainError>;
     /// Loads what [`Learner::save`] wrote.
     fn load(&mut self, dir: &Path) -> Result<(), TrainError>;
-    /// The classifier in eval mode, for export.
-    fn classifier(&self) -> AsmaClassifier;
+    /// Writes the trained model (eval mode, PyTorch names) as safetensors.
+    fn export(&self, path: &Path) -> Result<(), TrainError>;
     /// Restores the optimiser step counter on resume (it seeds dropout).
     fn set_step(&mut self, _step: usize) {}
 }
 
-fn targets(labels: &[usize], device: &Device) -> Tensor<1, Int> {
+pub(super) fn targets(labels: &[usize], device: &Device) -> Tensor<1, Int> {
     let v: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
     Tensor::from_data(TensorData::new(v, [labels.len()]), device)
 }
 
-fn logits_host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
+pub(super) fn logits_host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
     t.into_data()
         .try_into_vec::<f32>()
         .map_err(|e| TrainError::Config(format!("reading logits: {e:?}")))
@@ -60,20 +61,29 @@ fn logits_host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
 
 /// Cross entropy, backward and the optimiser step for any module; returns the new module and
 /// the batch result.
-fn train_step<M>(
+fn train_step<M: Module>(
     module: M,
     optim: &mut ModuleOptimizer,
     logits: Tensor<2>,
     labels: &[usize],
     lr: f64,
-) -> Result<(M, BatchResult), TrainError>
-where
-    M: Module,
-{
+) -> Result<(M, BatchResult), TrainError> {
     let device = logits.device();
     let loss = CrossEntropyLossConfig::new()
         .init(&device)
         .forward(logits.clone(), targets(labels, &device));
+    finish_step(module, optim, logits, loss, labels, lr)
+}
+
+/// Backward of `loss` and the optimiser step; the batch result from `logits`.
+pub(super) fn finish_step<M: Module>(
+    module: M,
+    optim: &mut ModuleOptimizer,
+    logits: Tensor<2>,
+    loss: Tensor<1>,
+    labels: &[usize],
+    lr: f64,
+) -> Result<(M, BatchResult), TrainError> {
     // One read-back for the loss and the predictions.
     let preds = logits_host(logits.clone().detach())?;
     let loss_value = logits_host(loss.clone().detach().unsqueeze_dim(1))?[0];
@@ -104,7 +114,7 @@ where
     ))
 }
 
-fn save_state<M: Module + ModuleSnapshot>(
+pub(super) fn save_state<M: Module + ModuleSnapshot>(
     module: &M,
     optim: &ModuleOptimizer,
     dir: &Path,
@@ -124,11 +134,15 @@ fn save_state<M: Module + ModuleSnapshot>(
     })
 }
 
-fn load_state<M: Module + ModuleSnapshot>(
-    module: &mut M,
-    optim: ModuleOptimizer,
+/// Loads what [`save_state`] wrote into the module in `slot` and into `optim`.
+pub(super) fn load_into<M: Module + ModuleSnapshot>(
+    slot: &mut Option<M>,
+    optim: &mut ModuleOptimizer,
     dir: &Path,
-) -> Result<ModuleOptimizer, TrainError> {
+) -> Result<(), TrainError> {
+    let module = slot
+        .as_mut()
+        .expect("the module is always in place between steps");
     let model_file = dir.join("model.bpk");
     let mut store = BurnpackStore::from_file(&model_file);
     module
@@ -138,10 +152,15 @@ fn load_state<M: Module + ModuleSnapshot>(
             msg: e.to_string(),
         })?;
     let optim_file = dir.join("optim.bin");
-    optim.load(&optim_file).map_err(|e| TrainError::Checkpoint {
-        path: optim_file.clone(),
-        msg: e.to_string(),
-    })
+    let fresh = asma_model::burn::optim::AdamConfig::new().init();
+    let loaded = std::mem::replace(optim, fresh)
+        .load(&optim_file)
+        .map_err(|e| TrainError::Checkpoint {
+            path: optim_file.clone(),
+            msg: e.to_string(),
+        })?;
+    *optim = loaded;
+    Ok(())
 }
 
 /// Linear evaluation (METHOD.md §7.2): encoders frozen in eval mode, the head trains.
@@ -196,24 +215,16 @@ impl Learner for LinearProbe {
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
-        let mut head = self.head.take().unwrap();
-        let optim = std::mem::replace(
-            &mut self.optim,
-            asma_model::burn::optim::AdamConfig::new().init(),
-        );
-        let r = load_state(&mut head, optim, dir);
-        self.head = Some(head);
-        self.optim = r?;
-        Ok(())
+        load_into(&mut self.head, &mut self.optim, dir)
     }
 
-    fn classifier(&self) -> AsmaClassifier {
-        AsmaClassifier {
-            encoder_theta: self.frozen.encoder_theta.clone(),
-            encoder_phi: self.frozen.encoder_phi.clone(),
-            head: self.head.as_ref().unwrap().clone(),
-        }
-        .valid()
+    fn export(&self, path: &Path) -> Result<(), TrainError> {
+        let classifier = AsmaClassifier {
+            encoder_theta: self.frozen.encoder_theta.valid(),
+            encoder_phi: self.frozen.encoder_phi.valid(),
+            head: self.head.as_ref().unwrap().valid(),
+        };
+        Ok(save_module(&classifier, path)?)
     }
 }
 
@@ -257,7 +268,7 @@ impl Learner for FineTune {
     }
 
     fn test_logits(&self) -> Result<Vec<f32>, TrainError> {
-        let model = self.classifier();
+        let model = self.model.as_ref().unwrap().valid();
         let mut out = Vec::new();
         for batch in self.test.epoch(0) {
             let x = to_tensor(batch?.views.into_iter().next().unwrap(), &self.base);
@@ -272,19 +283,11 @@ impl Learner for FineTune {
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
-        let mut model = self.model.take().unwrap();
-        let optim = std::mem::replace(
-            &mut self.optim,
-            asma_model::burn::optim::AdamConfig::new().init(),
-        );
-        let r = load_state(&mut model, optim, dir);
-        self.model = Some(model);
-        self.optim = r?;
-        Ok(())
+        load_into(&mut self.model, &mut self.optim, dir)
     }
 
-    fn classifier(&self) -> AsmaClassifier {
-        self.model.as_ref().unwrap().valid()
+    fn export(&self, path: &Path) -> Result<(), TrainError> {
+        Ok(save_module(&self.model.as_ref().unwrap().valid(), path)?)
     }
 
     fn set_step(&mut self, step: usize) {

@@ -16,11 +16,13 @@
 //! last epoch's is reported beside it, since choosing an epoch on the test set flatters.
 
 pub mod config;
+pub mod distill;
 mod encodings;
+mod epochs;
 mod learners;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,21 +34,19 @@ use asma_model::burn::optim::decay::WeightDecayConfig;
 use asma_model::burn::optim::AdamConfig;
 use asma_model::burn::tensor::Device;
 use asma_model::classifier::AsmaClassifier;
-use asma_model::weights::{load_module, save_module};
+use asma_model::weights::load_module;
 use serde::{Deserialize, Serialize};
 
 pub use config::{DownstreamConfig, Protocol};
 use encodings::Encodings;
+use epochs::{read_json, resume_state, start_fresh, train_epochs, Carry, EpochPlan};
 use learners::{FineTune, Learner, LinearProbe};
 
 use crate::checkpoint::{RunDir, TrainState};
 use crate::error::TrainError;
 use crate::eval::Evaluation;
-use crate::metrics::MetricsLog;
-use crate::plot::write_confusion_png;
 use crate::pretrain::device;
-use crate::schedule::WarmupCosine;
-use crate::scores::{write_atomic, Scores};
+use crate::scores::write_atomic;
 
 /// Test metrics of one evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -86,20 +86,11 @@ pub struct Best {
     pub test: Option<TestSummary>,
 }
 
-/// What the checkpoint keeps besides the model: the best evaluation and the running sums of
-/// an interrupted epoch (so its logged loss covers all its batches after a resume).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-struct Carry {
-    best: Best,
-    loss: f64,
-    correct: usize,
-    seen: usize,
-}
-
 /// `result.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResult {
-    pub protocol: Protocol,
+    /// `linear`, `finetune` or `distill`.
+    pub protocol: String,
     pub stream: asma_data::stream::Stream,
     pub label_fraction: f64,
     pub epochs: usize,
@@ -235,14 +226,7 @@ pub fn run(
         }),
     };
 
-    let metrics = MetricsLog::new(&run.metrics());
-    let mut state = TrainState::default();
-    let mut carry = Carry::default();
-    if resume {
-        let dir = run.latest().ok_or_else(|| TrainError::Checkpoint {
-            path: run.checkpoint(),
-            msg: "no checkpoint to resume from".into(),
-        })?;
+    let (state, carry) = if resume {
         let saved: DownstreamConfig = read_json(&run.config())?;
         if saved.classifier() != cfg.classifier()
             || saved.protocol != cfg.protocol
@@ -254,123 +238,41 @@ pub fn run(
                 msg: "the run was started with another protocol, model, stream or label fraction; resume with the same configuration".into(),
             });
         }
-        state = RunDir::read_state(&dir)?;
-        carry = read_json(&dir.join("carry.json"))?;
-        learner.load(&dir)?;
-        learner.set_step(state.step);
-        metrics.truncate_from(state.epoch)?;
-        progress(Progress::Resumed(state));
+        resume_state(&run, learner.as_mut(), progress)?
     } else {
         let mut saved = cfg.clone();
         saved.optim.lr = Some(cfg.lr());
-        std::fs::write(run.config(), serde_json::to_vec_pretty(&saved).unwrap())
-            .map_err(|e| TrainError::io(run.config(), e))?;
-        let _ = std::fs::remove_file(run.metrics());
-        let _ = std::fs::remove_file(result_path(&run.root));
-    }
-
-    let schedule = WarmupCosine {
-        base_lr: cfg.lr(),
-        warmup_epochs: 0,
-        epochs: cfg.optim.epochs,
+        start_fresh(&run, &saved)?;
+        (TrainState::default(), Carry::default())
     };
-    let names: Vec<String> = test.names().to_vec();
-    let labels: Vec<usize> = test.labels().to_vec();
-    let c = cfg.data.num_classes;
-    let batches = learner.loader().batches_per_epoch();
-    let mut last_eval: Option<Evaluation> = None;
-    while state.epoch < cfg.optim.epochs {
-        let epoch = state.epoch;
-        let lr = schedule.lr(epoch);
-        let order = learner.loader().order(epoch as u64);
-        let started = Instant::now();
-        for b in state.batch..batches {
-            let r = learner.step(epoch, &order, b, lr).map_err(|e| match e {
-                // The learner knows the value; the loop knows where it happened.
-                TrainError::NonFinite { value, .. } => TrainError::NonFinite {
-                    epoch,
-                    step: state.step,
-                    value,
-                    run: run.root.clone(),
-                },
-                e => e,
-            })?;
-            carry.loss += r.loss as f64 * r.samples as f64;
-            carry.correct += r.correct;
-            carry.seen += r.samples;
-            state.step += 1;
-            state.batch = b + 1;
-            progress(Progress::Batch { batch: b, batches });
-            if stop.load(Ordering::SeqCst) && state.batch < batches {
-                save(&run, learner.as_ref(), state, carry)?;
-                return Ok(Outcome {
-                    state,
-                    interrupted: true,
-                    result: None,
-                });
-            }
-        }
-        state.epoch += 1;
-        state.batch = 0;
-        let train_seconds = started.elapsed().as_secs_f64();
-        let due = state.epoch % cfg.optim.eval_every == 0 || state.epoch == cfg.optim.epochs;
-        let test_summary = if due {
-            let logits = learner.test_logits()?;
-            let scores = Scores {
-                names: names.clone(),
-                labels: labels.clone(),
-                num_classes: c,
-                logits,
-            };
-            let e = scores.evaluate();
-            let summary = TestSummary::from(&e);
-            if carry.best.test.is_none_or(|b| summary.top1 > b.top1) {
-                carry.best = Best {
-                    epoch: Some(epoch),
-                    test: Some(summary),
-                };
-                write_outputs(&run.root, "best", &scores, &e)?;
-            }
-            if state.epoch == cfg.optim.epochs {
-                write_outputs(&run.root, "last", &scores, &e)?;
-            }
-            last_eval = Some(e);
-            Some(summary)
-        } else {
-            None
-        };
-        let n = carry.seen.max(1) as f64;
-        let record = EpochRecord {
-            epoch,
-            lr,
-            loss: carry.loss / n,
-            train_top1: carry.correct as f64 / n,
-            samples_per_s: carry.seen as f64 / train_seconds.max(1e-9),
-            seconds: started.elapsed().as_secs_f64(),
-            test: test_summary,
-        };
-        carry = Carry {
-            best: carry.best,
-            ..Default::default()
-        };
-        save(&run, learner.as_ref(), state, carry)?;
-        metrics.append(&record)?;
-        progress(Progress::Epoch(record));
-        if stop.load(Ordering::SeqCst) && state.epoch < cfg.optim.epochs {
-            return Ok(Outcome {
-                state,
-                interrupted: true,
-                result: None,
-            });
-        }
+    let end = train_epochs(
+        &run,
+        learner.as_mut(),
+        (state, carry),
+        EpochPlan {
+            epochs: cfg.optim.epochs,
+            eval_every: cfg.optim.eval_every,
+            lr: cfg.lr(),
+        },
+        &test,
+        cfg.data.num_classes,
+        stop,
+        progress,
+    )?;
+    if end.interrupted {
+        return Ok(Outcome {
+            state: end.state,
+            interrupted: true,
+            result: None,
+        });
     }
+    let (state, carry, last_eval) = (end.state, end.carry, end.last_eval);
 
-    let classifier = learner.classifier();
-    save_module(&classifier, &run.root.join("classifier.safetensors"))?;
+    learner.export(&run.root.join("classifier.safetensors"))?;
     let result = match last_eval {
         Some(e) => {
             let result = RunResult {
-                protocol: cfg.protocol,
+                protocol: cfg.protocol.name().to_string(),
                 stream: cfg.data.stream,
                 label_fraction: cfg.label_fraction,
                 epochs: cfg.optim.epochs,
@@ -395,39 +297,6 @@ pub fn run(
         state,
         interrupted: false,
         result,
-    })
-}
-
-fn write_outputs(
-    root: &Path,
-    tag: &str,
-    scores: &Scores,
-    e: &Evaluation,
-) -> Result<(), TrainError> {
-    scores.write_csv(&root.join(format!("scores_{tag}.csv")))?;
-    e.write_confusion_csv(&root.join(format!("confusion_{tag}.csv")))?;
-    write_confusion_png(&e.confusion, &root.join(format!("confusion_{tag}.png")))
-}
-
-fn save(
-    run: &RunDir,
-    learner: &dyn Learner,
-    state: TrainState,
-    carry: Carry,
-) -> Result<(), TrainError> {
-    run.write_checkpoint(state, |dir| {
-        learner.save(dir)?;
-        let p = dir.join("carry.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(&carry).unwrap())
-            .map_err(|e| TrainError::io(&p, e))
-    })
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
-    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
     })
 }
 
