@@ -234,7 +234,7 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             .with_epsilon(1e-8)
             .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
             .init();
-        let (mut times, mut forward) = (Vec::new(), Vec::new());
+        let (mut times, mut forward, mut backward) = (Vec::new(), Vec::new(), Vec::new());
         for s in 0..=a.steps {
             let t = Instant::now();
             let loss = branch.loss(BranchViews {
@@ -243,10 +243,15 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
                 spatial: x.clone(),
                 keep_joints: keep.clone(),
             });
-            // Wait for the device after the forward pass (the loss value), then after the step.
+            // Wait for the device after each phase: forward, backward, optimiser.
             let _ = loss.anchor_temporal.clone().into_scalar::<f32>();
             let f = t.elapsed().as_secs_f64();
-            let grads = GradientsParams::from_grads(loss.total.backward(), &branch);
+            let grads = loss.total.backward();
+            device
+                .sync()
+                .map_err(|e| anyhow::anyhow!("device: {e:?}"))?;
+            let b = t.elapsed().as_secs_f64();
+            let grads = GradientsParams::from_grads(grads, &branch);
             branch = optim.step(5e-3, branch, grads);
             let _ = branch
                 .encoder
@@ -258,12 +263,19 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             if s > 0 {
                 times.push(t.elapsed().as_secs_f64());
                 forward.push(f);
+                backward.push(b - f);
             }
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        rows.push((conv, mean(&times), mean(&forward), times));
+        eprintln!(
+            "{conv:?}: forward {:.3} s, backward {:.3} s, optimiser {:.3} s per step",
+            mean(&forward),
+            mean(&backward),
+            mean(&times) - mean(&forward) - mean(&backward)
+        );
+        rows.push((conv, mean(&times), mean(&forward), mean(&backward), times));
     }
-    let (_, sec, _, times) = rows[0].clone();
+    let (_, sec, _, _, times) = rows[0].clone();
     let threads = rayon::current_num_threads();
     let mut reference = None;
     if let Some(py) = &a.python {
@@ -307,7 +319,7 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     }
     let forms: Vec<serde_json::Value> = rows
         .iter()
-        .map(|(conv, s, f, _)| serde_json::json!({"conv": conv, "seconds_per_step": s, "forward_seconds": f, "samples_per_s": a.batch as f64 / s}))
+        .map(|(conv, s, f, b, _)| serde_json::json!({"conv": conv, "seconds_per_step": s, "forward_seconds": f, "backward_seconds": b, "samples_per_s": a.batch as f64 / s}))
         .collect();
     let result = serde_json::json!({
         "batch": a.batch, "proj_dim": a.proj_dim, "hidden": a.hidden, "threads": threads, "device": a.device,
@@ -323,9 +335,9 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             a.batch, a.proj_dim, threads, a.device
         );
         println!("| framework | s/step | samples/s |\n|---|---|---|");
-        for (conv, s, f, _) in &rows {
+        for (conv, s, f, b, _) in &rows {
             println!(
-                "| asma (burn {}, {conv:?} convolutions; forward {f:.3} s) | {s:.3} | {:.2} |",
+                "| asma (burn {}, {conv:?} convolutions; forward {f:.3} s, backward {b:.3} s) | {s:.3} | {:.2} |",
                 a.device,
                 a.batch as f64 / s
             );
@@ -350,7 +362,7 @@ fn reference_script() -> Result<PathBuf> {
 
 /// A file of `tools/reference/`, from `ASMA_REFERENCE_DIR`, the working directory, or the
 /// source tree this binary was built from.
-fn reference_file(name: &str) -> Result<PathBuf> {
+pub(crate) fn reference_file(name: &str) -> Result<PathBuf> {
     let candidates = [
         std::env::var_os("ASMA_REFERENCE_DIR").map(|d| PathBuf::from(d).join(name)),
         Some(PathBuf::from("tools/reference").join(name)),

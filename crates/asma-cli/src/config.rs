@@ -66,6 +66,25 @@ fn insert_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Resu
     Ok(())
 }
 
+/// The configuration of a run: from `config` (TOML or JSON), or for `--resume RUN_DIR` from
+/// the run's `config.json` with `run.dir` set to it; `sets` apply on top.
+pub fn load_run<T: DeserializeOwned>(
+    config: Option<&Path>,
+    resume: Option<&Path>,
+    sets: &[String],
+) -> Result<T> {
+    let mut sets = sets.to_vec();
+    let file = match (config, resume) {
+        (Some(f), _) => f.to_path_buf(),
+        (None, Some(run)) => run.join("config.json"),
+        (None, None) => anyhow::bail!("give --config FILE (or --resume RUN_DIR)"),
+    };
+    if let Some(run) = resume {
+        sets.push(format!("run.dir={:?}", run.display().to_string()));
+    }
+    load(Some(&file), &sets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,6 @@
 //! asma-train's downstream loops, score fusion and experiment pipeline.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use asma_train::downstream::distill::{self, DistillConfig};
@@ -13,23 +11,6 @@ use asma_train::scores::{fuse, Scores};
 
 use crate::progress::Progress as Bar;
 use crate::{DistillArgs, DownstreamArgs, FuseArgs, RunArgs};
-
-/// A Ctrl-C handler that asks the loop to checkpoint and stop.
-fn stop_flag() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)"
-        );
-    })
-    .context("installing the Ctrl-C handler")?;
-    Ok(stop)
-}
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -72,24 +53,17 @@ fn downstream_printer<'a>(bar: &'a Bar, json: bool) -> impl Fn(Progress) + 'a {
 /// `asma linear` / `asma finetune`.
 pub fn downstream(a: DownstreamArgs, protocol: Protocol) -> Result<()> {
     let mut sets = a.sets.clone();
-    let file = match (&a.config, &a.resume) {
-        (Some(f), _) => f.clone(),
-        (None, Some(run)) => run.join("config.json"),
-        (None, None) => bail!("give --config FILE (or --resume RUN_DIR)"),
-    };
-    if let Some(run) = &a.resume {
-        sets.push(format!("run.dir={:?}", run.display().to_string()));
-    }
     if let Some(from) = &a.init_from {
         sets.push(format!("init.from={:?}", from.display().to_string()));
     }
     if let Some(f) = a.label_fraction {
         sets.push(format!("label_fraction={f}"));
     }
-    let mut cfg: DownstreamConfig = crate::config::load(Some(&file), &sets)?;
+    let mut cfg: DownstreamConfig =
+        crate::config::load_run(a.config.as_deref(), a.resume.as_deref(), &sets)?;
     // The command decides the protocol (a resumed run checks it against its config.json).
     cfg.protocol = protocol;
-    let stop = stop_flag()?;
+    let stop = crate::interrupt::stop_flag()?;
     let bar = Bar::new(protocol.name());
     let out = downstream::run(
         &cfg,
@@ -106,19 +80,12 @@ pub fn downstream(a: DownstreamArgs, protocol: Protocol) -> Result<()> {
 /// `asma distill`.
 pub fn distill(a: DistillArgs) -> Result<()> {
     let mut sets = a.sets.clone();
-    let file = match (&a.config, &a.resume) {
-        (Some(f), _) => f.clone(),
-        (None, Some(run)) => run.join("config.json"),
-        (None, None) => bail!("give --config FILE (or --resume RUN_DIR)"),
-    };
-    if let Some(run) = &a.resume {
-        sets.push(format!("run.dir={:?}", run.display().to_string()));
-    }
     if let Some(t) = &a.teacher {
         sets.push(format!("teacher={:?}", t.display().to_string()));
     }
-    let cfg: DistillConfig = crate::config::load(Some(&file), &sets)?;
-    let stop = stop_flag()?;
+    let cfg: DistillConfig =
+        crate::config::load_run(a.config.as_deref(), a.resume.as_deref(), &sets)?;
+    let stop = crate::interrupt::stop_flag()?;
     let bar = Bar::new("distill");
     let out = distill::run(
         &cfg,
@@ -210,7 +177,7 @@ pub fn fuse_cmd(a: FuseArgs) -> Result<()> {
 pub fn run(a: RunArgs) -> Result<()> {
     let cfg: ExperimentConfig = crate::config::load(Some(&a.config), &a.sets)?;
     std::fs::create_dir_all(&cfg.dir).with_context(|| format!("creating {}", cfg.dir.display()))?;
-    let stop = stop_flag()?;
+    let stop = crate::interrupt::stop_flag()?;
     let bar = Bar::new("run");
     let json = a.json;
     let down = downstream_printer(&bar, json);

@@ -2,9 +2,11 @@
 //! Errors print with their cause chain and exit with code 2.
 
 mod bench_cmd;
+mod bench_ops;
 mod config;
 mod data_cmd;
 mod downstream_cmd;
+mod interrupt;
 mod model_cmd;
 mod progress;
 
@@ -63,6 +65,8 @@ enum BenchCommand {
     Data(BenchDataArgs),
     /// One ASMa encoder pre-training step (3 views + Barlow Twins + Adam), next to PyTorch.
     Pretrain(BenchPretrainArgs),
+    /// Forward and backward time of each operation of an ST-GCN block, next to PyTorch.
+    Ops(BenchOpsArgs),
 }
 
 /// `asma data synth`.
@@ -270,6 +274,25 @@ pub struct BenchDataArgs {
 
 /// `asma bench pretrain`.
 #[derive(Args)]
+pub struct BenchOpsArgs {
+    /// Samples per batch (the tensors have 2·batch rows: persons folded in).
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Timed repetitions after one warm-up.
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Also time the operations in PyTorch with this interpreter.
+    #[arg(long)]
+    pub python: Option<String>,
+    #[arg(long, default_value = "cpu")]
+    pub torch_device: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct BenchPretrainArgs {
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -314,6 +337,7 @@ fn main() -> ExitCode {
         Command::Embed(a) => model_cmd::embed(a),
         Command::Bench(BenchCommand::Data(a)) => bench_cmd::data(a),
         Command::Bench(BenchCommand::Pretrain(a)) => bench_cmd::pretrain(a),
+        Command::Bench(BenchCommand::Ops(a)) => bench_ops::ops(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

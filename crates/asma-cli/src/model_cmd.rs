@@ -1,8 +1,5 @@
 //! `asma pretrain` and `asma embed`: argument plumbing around asma-train and asma-model.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use anyhow::{bail, Context, Result};
 use asma_data::npy::{write_npy_f32, MmapNpy};
 use asma_model::burn::module::Module;
@@ -17,29 +14,9 @@ use crate::{EmbedArgs, PretrainArgs};
 
 /// `asma pretrain`.
 pub fn pretrain(a: PretrainArgs) -> Result<()> {
-    let mut sets = a.sets.clone();
-    let file = match (&a.config, &a.resume) {
-        (Some(f), _) => Some(f.clone()),
-        (None, Some(run)) => Some(run.join("config.json")),
-        (None, None) => bail!("give --config FILE (or --resume RUN_DIR)"),
-    };
-    if let Some(run) = &a.resume {
-        sets.push(format!("run.dir={:?}", run.display().to_string()));
-    }
-    let cfg: PretrainConfig = crate::config::load(file.as_deref(), &sets)?;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)"
-        );
-    })
-    .context("installing the Ctrl-C handler")?;
+    let cfg: PretrainConfig =
+        crate::config::load_run(a.config.as_deref(), a.resume.as_deref(), &a.sets)?;
+    let stop = crate::interrupt::stop_flag()?;
 
     let bar = Bar::new("pretrain");
     let json = a.json;

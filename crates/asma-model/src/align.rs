@@ -121,11 +121,11 @@ mod tests {
         let tok = tokens(map.clone(), 2);
         assert_eq!(tok.dims(), [2, 10, 3]);
         let first = map
-            .slice([0..2])
+            .narrow(0, 0, 2)
             .mean_dim(0)
             .reshape([3, 10])
             .swap_dims(0, 1);
-        tok.slice([0..1])
+        tok.narrow(0, 0, 1)
             .reshape([10, 3])
             .into_data()
             .assert_approx_eq::<f32>(&first.into_data(), burn::tensor::Tolerance::default());

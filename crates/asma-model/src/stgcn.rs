@@ -41,7 +41,8 @@ pub struct StgcnEncoderConfig {
     pub dropout: f64,
     /// Learnable edge importance per block.
     pub edge_importance: bool,
-    /// How the convolutions are evaluated (same parameters and results either way).
+    /// How the temporal (9×1) convolutions are evaluated (same parameters and results either
+    /// way); the 1×1 convolutions are always matmuls.
     pub conv: ConvImpl,
     /// `[out_channels, stride]` per block, replacing PSTL's ten-block table when not empty
     /// (the distillation student, METHOD.md §8). Residuals follow the same rule: none in
@@ -209,7 +210,7 @@ pub struct StgcnBlock {
     pub identity_residual: bool,
     pub out_channels: usize,
     pub stride: usize,
-    /// Convolutions as matmuls ([`ConvImpl::Matmul`]).
+    /// Temporal convolutions as matmuls ([`ConvImpl::Matmul`]).
     pub matmul: bool,
 }
 
@@ -249,10 +250,12 @@ impl StgcnBlock {
         }
     }
 
-    /// `conv` (a `k×1` convolution of this block with the given stride) on `x`.
+    /// `conv` (a `k×1` convolution of this block with the given stride) on `x`. The 1×1
+    /// convolutions are always matmuls (faster on every backend measured: `asma bench ops`);
+    /// the temporal one follows [`ConvImpl`].
     fn conv(&self, conv: &Conv2d, x: Tensor<4>, stride: usize) -> Tensor<4> {
-        if self.matmul {
-            let k = conv.weight.dims()[2];
+        let k = conv.weight.dims()[2];
+        if self.matmul || k == 1 {
             conv_kx1_matmul(x, conv, stride, (k - 1) / 2)
         } else {
             conv.forward(x)
@@ -284,7 +287,7 @@ pub fn running_stats(bn: &BatchNorm) -> usize {
 }
 
 /// `y[n,c,t,w] = Σ_k Σ_v z[n,k·C+c,t,v] · a[k,v,w]`, as one matmul: `(N·C·T, K·V) @ (K·V, W)`.
-fn graph_product(z: Tensor<4>, a: Tensor<3>, c: usize) -> Tensor<4> {
+pub fn graph_product(z: Tensor<4>, a: Tensor<3>, c: usize) -> Tensor<4> {
     let [n, _, t, v] = z.dims();
     let w = a.dims()[2];
     let z = z

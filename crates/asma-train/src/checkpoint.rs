@@ -15,9 +15,60 @@
 
 use std::path::{Path, PathBuf};
 
+use asma_model::burn::module::Module;
+use asma_model::burn::optim::{AdamConfig, ModuleOptimizer};
+use asma_model::burn::store::{BurnpackStore, ModuleSnapshot};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
+
+/// Writes `module` (burnpack, with parameter ids) and `optim` (keyed by those ids) into a
+/// checkpoint folder. Pass a `valid()` copy: burn keeps the latest BatchNorm running
+/// statistics per thread until a sync, and `valid()` syncs them.
+pub fn save_model_and_optim<M: Module + ModuleSnapshot>(
+    module: &M,
+    optim: &ModuleOptimizer,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    let model_file = dir.join("model.bpk");
+    let mut store = BurnpackStore::from_file(&model_file).overwrite(true);
+    module
+        .save_into(&mut store)
+        .map_err(|e| TrainError::Checkpoint {
+            path: model_file.clone(),
+            msg: e.to_string(),
+        })?;
+    let optim_file = dir.join("optim.bin");
+    optim.save(&optim_file).map_err(|e| TrainError::Checkpoint {
+        path: optim_file.clone(),
+        msg: e.to_string(),
+    })
+}
+
+/// Loads what [`save_model_and_optim`] wrote into `module` and `optim`.
+pub fn load_model_and_optim<M: Module + ModuleSnapshot>(
+    module: &mut M,
+    optim: &mut ModuleOptimizer,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    let model_file = dir.join("model.bpk");
+    let mut store = BurnpackStore::from_file(&model_file);
+    module
+        .load_from(&mut store)
+        .map_err(|e| TrainError::Checkpoint {
+            path: model_file.clone(),
+            msg: e.to_string(),
+        })?;
+    let optim_file = dir.join("optim.bin");
+    let loaded = std::mem::replace(optim, AdamConfig::new().init())
+        .load(&optim_file)
+        .map_err(|e| TrainError::Checkpoint {
+            path: optim_file.clone(),
+            msg: e.to_string(),
+        })?;
+    *optim = loaded;
+    Ok(())
+}
 
 /// Where training continues from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

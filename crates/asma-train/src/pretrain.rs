@@ -23,12 +23,11 @@ use asma_model::asma::{AsmaPretrainModel, BranchViews};
 use asma_model::burn::module::Module;
 use asma_model::burn::optim::decay::WeightDecayConfig;
 use asma_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use asma_model::burn::store::{BurnpackStore, ModuleSnapshot};
 use asma_model::burn::tensor::{Device, Tensor};
 use asma_model::weights::save_module;
 use serde::Serialize;
 
-use crate::checkpoint::{RunDir, TrainState};
+use crate::checkpoint::{load_model_and_optim, save_model_and_optim, RunDir, TrainState};
 use crate::config::{BranchMasks, PretrainConfig};
 use crate::error::TrainError;
 use crate::features::{extract, to_tensor};
@@ -193,21 +192,7 @@ pub fn pretrain(
             });
         }
         state = RunDir::read_state(&dir)?;
-        let model_file = dir.join("model.bpk");
-        let mut store = BurnpackStore::from_file(&model_file);
-        model
-            .load_from(&mut store)
-            .map_err(|e| TrainError::Checkpoint {
-                path: model_file.clone(),
-                msg: e.to_string(),
-            })?;
-        let optim_file = dir.join("optim.bin");
-        optim = optim
-            .load(&optim_file)
-            .map_err(|e| TrainError::Checkpoint {
-                path: optim_file.clone(),
-                msg: e.to_string(),
-            })?;
+        load_model_and_optim(&mut model, &mut optim, &dir)?;
         metrics.truncate_from(state.epoch)?;
         progress(Progress::Resumed(state));
     } else {
@@ -374,21 +359,7 @@ fn save_checkpoint(
     // burn keeps the latest BatchNorm running statistics per thread until a sync; `valid()`
     // syncs them (a plain save would store the statistics of one step earlier).
     let model = &model.valid();
-    run.write_checkpoint(state, |dir| {
-        let model_file = dir.join("model.bpk");
-        let mut store = BurnpackStore::from_file(&model_file).overwrite(true);
-        model
-            .save_into(&mut store)
-            .map_err(|e| TrainError::Checkpoint {
-                path: model_file.clone(),
-                msg: e.to_string(),
-            })?;
-        let optim_file = dir.join("optim.bin");
-        optim.save(&optim_file).map_err(|e| TrainError::Checkpoint {
-            path: optim_file.clone(),
-            msg: e.to_string(),
-        })
-    })?;
+    run.write_checkpoint(state, |dir| save_model_and_optim(model, optim, dir))?;
     // The user-facing exports, PyTorch-named.
     save_module(&model.theta.encoder, &run.encoder("theta"))?;
     save_module(&model.phi.encoder, &run.encoder("phi"))?;

@@ -289,9 +289,11 @@ fn distillation_from_a_linear_teacher_resumes_exactly_and_checks_the_teacher() {
     t.optim.epochs = 2;
     go(&t);
 
-    let mut cfg = DistillConfig::default();
-    cfg.data = t.data.clone();
-    cfg.teacher = teacher.clone();
+    let mut cfg = DistillConfig {
+        data: t.data.clone(),
+        teacher: teacher.clone(),
+        ..Default::default()
+    };
     cfg.optim.epochs = 2;
     cfg.optim.batch_size = 4;
     cfg.student.depth = 3;

@@ -11,7 +11,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
-use asma_data::splits::Part;
 use asma_model::burn::module::Module;
 use asma_model::burn::optim::{AdamConfig, ModuleOptimizer};
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
@@ -20,17 +19,13 @@ use asma_model::weights::save_module;
 use serde::{Deserialize, Serialize};
 
 use super::config::DownstreamOptim;
-use super::epochs::{read_json, resume_state, start_fresh, train_epochs, Carry, EpochPlan};
-use super::learners::{
-    finish_step, load_into, logits_host, save_state, targets, BatchResult, Learner,
-};
-use super::{load_classifier, result_path, Outcome, Progress, RunResult, TestSummary};
-use crate::checkpoint::{RunDir, TrainState};
+use super::epochs::{read_json, EpochPlan};
+use super::learners::{finish_step, load_into, loader_logits, targets, BatchResult, Learner};
+use super::{drive, load_classifier, plain_loader, setup, Facts, Outcome, Progress, Setup, Start};
+use crate::checkpoint::save_model_and_optim;
 use crate::config::{DataConfig, RunConfig};
 use crate::error::TrainError;
 use crate::features::to_tensor;
-use crate::pretrain::device;
-use crate::scores::write_atomic;
 
 /// `asma distill`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,16 +147,11 @@ impl Learner for Distill {
 
     fn test_logits(&self) -> Result<Vec<f32>, TrainError> {
         let model = self.student.as_ref().unwrap().valid();
-        let mut out = Vec::new();
-        for batch in self.test.epoch(0) {
-            let x = to_tensor(batch?.views.into_iter().next().unwrap(), &self.base);
-            out.extend(logits_host(model.forward(x))?);
-        }
-        Ok(out)
+        loader_logits(&self.test, &self.base, |x| model.forward(x))
     }
 
     fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        save_state(&self.student.as_ref().unwrap().valid(), &self.optim, dir)
+        save_model_and_optim(&self.student.as_ref().unwrap().valid(), &self.optim, dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
@@ -194,12 +184,7 @@ fn teacher_logits(
             ..Default::default()
         },
     )?;
-    let mut out = Vec::new();
-    for batch in loader.epoch(0) {
-        let x = to_tensor(batch?.views.into_iter().next().unwrap(), base);
-        out.extend(logits_host(teacher.forward(x))?);
-    }
-    Ok(out)
+    loader_logits(&loader, base, |x| teacher.forward(x))
 }
 
 /// Runs (or, with `resume`, continues) distillation in `cfg.run.dir`.
@@ -209,25 +194,19 @@ pub fn run(
     stop: &AtomicBool,
     progress: &dyn Fn(Progress),
 ) -> Result<Outcome, TrainError> {
-    if cfg.optim.epochs == 0 || cfg.optim.batch_size == 0 || cfg.optim.eval_every == 0 {
-        return Err(TrainError::Config(
-            "optim.epochs, optim.batch_size and optim.eval_every must be ≥ 1".into(),
-        ));
-    }
     if !(cfg.kd.alpha >= 0.0 && cfg.kd.alpha <= 1.0 && cfg.kd.tau > 0.0) {
         return Err(TrainError::Config(format!(
             "kd.alpha must be in [0, 1] and kd.tau > 0 (got α {}, τ {})",
             cfg.kd.alpha, cfg.kd.tau
         )));
     }
-    let run = RunDir::new(&cfg.run.dir);
-    std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
-    let base = device(&cfg.run.device)?;
-    let ad = base.clone().autodiff();
-    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
-    train.check_num_classes(cfg.data.num_classes)?;
-    let test = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Val)?);
-    test.check_num_classes(cfg.data.num_classes)?;
+    let Setup {
+        run,
+        base,
+        ad,
+        train,
+        test,
+    } = setup(&cfg.data, &cfg.optim, &cfg.run)?;
 
     let teacher = teacher_logits(&cfg.teacher, cfg, train.clone(), &base)?;
     progress(Progress::Note(format!(
@@ -238,15 +217,7 @@ pub fn run(
     ad.seed(cfg.run.seed);
     let student = cfg.student_config().init(&ad);
     let parameters = student.num_params();
-    let loader_cfg = |shuffle| LoaderConfig {
-        batch_size: cfg.optim.batch_size,
-        shuffle,
-        drop_last: false,
-        seed: cfg.run.seed,
-        stream: cfg.data.stream,
-        prefetch: cfg.run.prefetch,
-        ..Default::default()
-    };
+    let loader_cfg = |shuffle| plain_loader(&cfg.data, &cfg.optim, &cfg.run, shuffle);
     let mut learner = Distill {
         student: Some(student),
         optim: AdamConfig::new().init(),
@@ -260,69 +231,36 @@ pub fn run(
         seed: cfg.run.seed,
         step: 0,
     };
-    let (state, carry) = if resume {
-        let saved: DistillConfig = read_json(&run.config())?;
-        if saved.student_config() != cfg.student_config() || saved.data.stream != cfg.data.stream {
-            return Err(TrainError::Checkpoint {
-                path: run.config(),
-                msg: "the run was started with another student or stream; resume with the same configuration".into(),
-            });
-        }
-        resume_state(&run, &mut learner, progress)?
-    } else {
-        let mut saved = cfg.clone();
-        saved.optim.lr = Some(cfg.lr());
-        start_fresh(&run, &saved)?;
-        (TrainState::default(), Carry::default())
-    };
-    let end = train_epochs(
+    let mut saved = cfg.clone();
+    saved.optim.lr = Some(cfg.lr());
+    drive(
         &run,
         &mut learner,
-        (state, carry),
+        Start {
+            resume,
+            config: serde_json::to_value(&saved).unwrap(),
+            same_config: &|| {
+                let old: DistillConfig = read_json(&run.config())?;
+                Ok(old.student_config() == cfg.student_config()
+                    && old.data.stream == cfg.data.stream)
+            },
+        },
         EpochPlan {
             epochs: cfg.optim.epochs,
             eval_every: cfg.optim.eval_every,
             lr: cfg.lr(),
         },
         &test,
-        cfg.data.num_classes,
+        Facts {
+            protocol: "distill",
+            stream: cfg.data.stream,
+            label_fraction: 1.0,
+            num_classes: cfg.data.num_classes,
+            train_samples: train.len(),
+            parameters,
+            model_file: "student.safetensors",
+        },
         stop,
         progress,
-    )?;
-    if end.interrupted {
-        return Ok(Outcome {
-            state: end.state,
-            interrupted: true,
-            result: None,
-        });
-    }
-    learner.export(&run.root.join("student.safetensors"))?;
-    let result = match end.last_eval {
-        Some(e) => {
-            let r = RunResult {
-                protocol: "distill".into(),
-                stream: cfg.data.stream,
-                label_fraction: 1.0,
-                epochs: cfg.optim.epochs,
-                best_epoch: end.carry.best.epoch.unwrap_or(0),
-                best: end.carry.best.test.unwrap_or(TestSummary::from(&e)),
-                last: TestSummary::from(&e),
-                per_class_last: e.per_class.clone(),
-                train_samples: train.len(),
-                test_samples: e.samples,
-                parameters,
-            };
-            write_atomic(
-                &result_path(&run.root),
-                &serde_json::to_vec_pretty(&r).unwrap(),
-            )?;
-            Some(r)
-        }
-        None => read_json(&result_path(&run.root)).ok(),
-    };
-    Ok(Outcome {
-        state: end.state,
-        interrupted: false,
-        result,
-    })
+    )
 }

@@ -7,12 +7,13 @@ use asma_data::loader::Loader;
 use asma_model::burn::module::Module;
 use asma_model::burn::nn::loss::CrossEntropyLossConfig;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
-use asma_model::burn::store::{BurnpackStore, ModuleSnapshot};
+use asma_model::burn::store::ModuleSnapshot;
 use asma_model::burn::tensor::{Device, Int, Tensor, TensorData};
 use asma_model::classifier::{AsmaClassifier, ClassifierHead};
 use asma_model::weights::save_module;
 
 use super::encodings::Encodings;
+use crate::checkpoint::{load_model_and_optim, save_model_and_optim};
 use crate::error::TrainError;
 use crate::eval::argmax;
 use crate::features::to_tensor;
@@ -114,27 +115,21 @@ pub(super) fn finish_step<M: Module>(
     ))
 }
 
-pub(super) fn save_state<M: Module + ModuleSnapshot>(
-    module: &M,
-    optim: &ModuleOptimizer,
-    dir: &Path,
-) -> Result<(), TrainError> {
-    let model_file = dir.join("model.bpk");
-    let mut store = BurnpackStore::from_file(&model_file).overwrite(true);
-    module
-        .save_into(&mut store)
-        .map_err(|e| TrainError::Checkpoint {
-            path: model_file.clone(),
-            msg: e.to_string(),
-        })?;
-    let optim_file = dir.join("optim.bin");
-    optim.save(&optim_file).map_err(|e| TrainError::Checkpoint {
-        path: optim_file.clone(),
-        msg: e.to_string(),
-    })
+/// `(N, C)` logits of every batch of `loader` (one plain view), in its order, on `device`.
+pub(super) fn loader_logits(
+    loader: &Loader,
+    device: &Device,
+    forward: impl Fn(Tensor<5>) -> Tensor<2>,
+) -> Result<Vec<f32>, TrainError> {
+    let mut out = Vec::new();
+    for batch in loader.epoch(0) {
+        let x = to_tensor(batch?.views.into_iter().next().unwrap(), device);
+        out.extend(logits_host(forward(x))?);
+    }
+    Ok(out)
 }
 
-/// Loads what [`save_state`] wrote into the module in `slot` and into `optim`.
+/// The module in `slot` and `optim` from a checkpoint folder.
 pub(super) fn load_into<M: Module + ModuleSnapshot>(
     slot: &mut Option<M>,
     optim: &mut ModuleOptimizer,
@@ -143,24 +138,7 @@ pub(super) fn load_into<M: Module + ModuleSnapshot>(
     let module = slot
         .as_mut()
         .expect("the module is always in place between steps");
-    let model_file = dir.join("model.bpk");
-    let mut store = BurnpackStore::from_file(&model_file);
-    module
-        .load_from(&mut store)
-        .map_err(|e| TrainError::Checkpoint {
-            path: model_file.clone(),
-            msg: e.to_string(),
-        })?;
-    let optim_file = dir.join("optim.bin");
-    let fresh = asma_model::burn::optim::AdamConfig::new().init();
-    let loaded = std::mem::replace(optim, fresh)
-        .load(&optim_file)
-        .map_err(|e| TrainError::Checkpoint {
-            path: optim_file.clone(),
-            msg: e.to_string(),
-        })?;
-    *optim = loaded;
-    Ok(())
+    load_model_and_optim(module, optim, dir)
 }
 
 /// Linear evaluation (METHOD.md §7.2): encoders frozen in eval mode, the head trains.
@@ -211,7 +189,7 @@ impl Learner for LinearProbe {
     }
 
     fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        save_state(self.head.as_ref().unwrap(), &self.optim, dir)
+        save_model_and_optim(self.head.as_ref().unwrap(), &self.optim, dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
@@ -269,17 +247,12 @@ impl Learner for FineTune {
 
     fn test_logits(&self) -> Result<Vec<f32>, TrainError> {
         let model = self.model.as_ref().unwrap().valid();
-        let mut out = Vec::new();
-        for batch in self.test.epoch(0) {
-            let x = to_tensor(batch?.views.into_iter().next().unwrap(), &self.base);
-            out.extend(logits_host(model.forward(x))?);
-        }
-        Ok(out)
+        loader_logits(&self.test, &self.base, |x| model.forward(x))
     }
 
     fn save(&self, dir: &Path) -> Result<(), TrainError> {
         // `valid()` first: burn keeps the latest BatchNorm statistics per thread until a sync.
-        save_state(&self.model.as_ref().unwrap().valid(), &self.optim, dir)
+        save_model_and_optim(&self.model.as_ref().unwrap().valid(), &self.optim, dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<(), TrainError> {

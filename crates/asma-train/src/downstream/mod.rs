@@ -122,6 +122,63 @@ pub struct Outcome {
     pub result: Option<RunResult>,
 }
 
+/// What every downstream run opens first.
+pub(crate) struct Setup {
+    pub run: RunDir,
+    /// The device and its autodiff wrapper (training).
+    pub base: Device,
+    pub ad: Device,
+    pub train: Arc<SkeletonDataset>,
+    pub test: Arc<SkeletonDataset>,
+}
+
+/// Checks the optimiser settings, creates the run directory, selects the device and opens
+/// both splits (their labels checked against the class count).
+pub(crate) fn setup(
+    data: &crate::config::DataConfig,
+    optim: &config::DownstreamOptim,
+    run_cfg: &crate::config::RunConfig,
+) -> Result<Setup, TrainError> {
+    if optim.epochs == 0 || optim.batch_size == 0 || optim.eval_every == 0 {
+        return Err(TrainError::Config(
+            "optim.epochs, optim.batch_size and optim.eval_every must be ≥ 1".into(),
+        ));
+    }
+    let run = RunDir::new(&run_cfg.dir);
+    std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
+    let base = device(&run_cfg.device)?;
+    let ad = base.clone().autodiff();
+    let train = Arc::new(SkeletonDataset::open_split(&data.dir, Part::Train)?);
+    train.check_num_classes(data.num_classes)?;
+    let test = Arc::new(SkeletonDataset::open_split(&data.dir, Part::Val)?);
+    test.check_num_classes(data.num_classes)?;
+    Ok(Setup {
+        run,
+        base,
+        ad,
+        train,
+        test,
+    })
+}
+
+/// A loader of one plain view (no augmentation, no masks), as every downstream protocol uses.
+pub(crate) fn plain_loader(
+    data: &crate::config::DataConfig,
+    optim: &config::DownstreamOptim,
+    run: &crate::config::RunConfig,
+    shuffle: bool,
+) -> LoaderConfig {
+    LoaderConfig {
+        batch_size: optim.batch_size,
+        shuffle,
+        drop_last: false,
+        seed: run.seed,
+        stream: data.stream,
+        prefetch: run.prefetch,
+        ..Default::default()
+    }
+}
+
 /// The path of a finished run's `result.json`.
 pub fn result_path(run_dir: &Path) -> PathBuf {
     run_dir.join("result.json")
@@ -134,20 +191,13 @@ pub fn run(
     stop: &AtomicBool,
     progress: &dyn Fn(Progress),
 ) -> Result<Outcome, TrainError> {
-    if cfg.optim.epochs == 0 || cfg.optim.batch_size == 0 || cfg.optim.eval_every == 0 {
-        return Err(TrainError::Config(
-            "optim.epochs, optim.batch_size and optim.eval_every must be ≥ 1".into(),
-        ));
-    }
-    let run = RunDir::new(&cfg.run.dir);
-    std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
-    let base = device(&cfg.run.device)?;
-    let ad = base.clone().autodiff();
-
-    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
-    train.check_num_classes(cfg.data.num_classes)?;
-    let test = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Val)?);
-    test.check_num_classes(cfg.data.num_classes)?;
+    let Setup {
+        run,
+        base,
+        ad,
+        train,
+        test,
+    } = setup(&cfg.data, &cfg.optim, &cfg.run)?;
     let subset = (cfg.label_fraction < 1.0)
         .then(|| stratified_subset(train.labels(), cfg.label_fraction, cfg.run.seed))
         .transpose()?;
@@ -157,15 +207,7 @@ pub fn run(
     let source = load_encoders(cfg, &mut model)?;
     progress(Progress::Note(source));
 
-    let loader_cfg = |shuffle| LoaderConfig {
-        batch_size: cfg.optim.batch_size,
-        shuffle,
-        drop_last: false,
-        seed: cfg.run.seed,
-        stream: cfg.data.stream,
-        prefetch: cfg.run.prefetch,
-        ..Default::default()
-    };
+    let loader_cfg = |shuffle| plain_loader(&cfg.data, &cfg.optim, &cfg.run, shuffle);
     let mut train_loader = Loader::new(train.clone(), loader_cfg(true))?;
     if let Some(s) = subset {
         train_loader = train_loader.with_subset(s)?;
@@ -226,36 +268,96 @@ pub fn run(
         }),
     };
 
-    let (state, carry) = if resume {
-        let saved: DownstreamConfig = read_json(&run.config())?;
-        if saved.classifier() != cfg.classifier()
-            || saved.protocol != cfg.protocol
-            || saved.data.stream != cfg.data.stream
-            || saved.label_fraction != cfg.label_fraction
-        {
-            return Err(TrainError::Checkpoint {
-                path: run.config(),
-                msg: "the run was started with another protocol, model, stream or label fraction; resume with the same configuration".into(),
-            });
-        }
-        resume_state(&run, learner.as_mut(), progress)?
-    } else {
-        let mut saved = cfg.clone();
-        saved.optim.lr = Some(cfg.lr());
-        start_fresh(&run, &saved)?;
-        (TrainState::default(), Carry::default())
-    };
-    let end = train_epochs(
+    let mut saved = cfg.clone();
+    saved.optim.lr = Some(cfg.lr());
+    drive(
         &run,
         learner.as_mut(),
-        (state, carry),
+        Start {
+            resume,
+            config: serde_json::to_value(&saved).unwrap(),
+            same_config: &|| {
+                let old: DownstreamConfig = read_json(&run.config())?;
+                Ok(old.classifier() == cfg.classifier()
+                    && old.protocol == cfg.protocol
+                    && old.data.stream == cfg.data.stream
+                    && old.label_fraction == cfg.label_fraction)
+            },
+        },
         EpochPlan {
             epochs: cfg.optim.epochs,
             eval_every: cfg.optim.eval_every,
             lr: cfg.lr(),
         },
         &test,
-        cfg.data.num_classes,
+        Facts {
+            protocol: cfg.protocol.name(),
+            stream: cfg.data.stream,
+            label_fraction: cfg.label_fraction,
+            num_classes: cfg.data.num_classes,
+            train_samples,
+            parameters,
+            model_file: "classifier.safetensors",
+        },
+        stop,
+        progress,
+    )
+}
+
+/// How a run begins: fresh (its configuration written) or resumed (after checking that the
+/// run directory's configuration matches).
+pub(crate) struct Start<'a> {
+    pub resume: bool,
+    /// The configuration `config.json` gets (a fresh run).
+    pub config: serde_json::Value,
+    pub same_config: &'a dyn Fn() -> Result<bool, TrainError>,
+}
+
+/// What `result.json` says about a run besides its accuracies.
+pub(crate) struct Facts {
+    pub protocol: &'static str,
+    pub stream: asma_data::stream::Stream,
+    pub label_fraction: f64,
+    pub num_classes: usize,
+    pub train_samples: usize,
+    pub parameters: usize,
+    /// Name of the exported model in the run directory.
+    pub model_file: &'static str,
+}
+
+/// Starts or resumes `learner`, trains it to the end of `plan`, exports the model and writes
+/// `result.json`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drive(
+    run: &RunDir,
+    learner: &mut dyn Learner,
+    start: Start,
+    plan: EpochPlan,
+    test: &SkeletonDataset,
+    facts: Facts,
+    stop: &AtomicBool,
+    progress: &dyn Fn(Progress),
+) -> Result<Outcome, TrainError> {
+    let epochs = plan.epochs;
+    let begin = if start.resume {
+        if !(start.same_config)()? {
+            return Err(TrainError::Checkpoint {
+                path: run.config(),
+                msg: "the run was started with another configuration (protocol, model, stream or label fraction); resume with the same one".into(),
+            });
+        }
+        resume_state(run, learner, progress)?
+    } else {
+        start_fresh(run, &start.config)?;
+        (TrainState::default(), Carry::default())
+    };
+    let end = train_epochs(
+        run,
+        learner,
+        begin,
+        plan,
+        test,
+        facts.num_classes,
         stop,
         progress,
     )?;
@@ -266,23 +368,21 @@ pub fn run(
             result: None,
         });
     }
-    let (state, carry, last_eval) = (end.state, end.carry, end.last_eval);
-
-    learner.export(&run.root.join("classifier.safetensors"))?;
-    let result = match last_eval {
+    learner.export(&run.root.join(facts.model_file))?;
+    let result = match end.last_eval {
         Some(e) => {
             let result = RunResult {
-                protocol: cfg.protocol.name().to_string(),
-                stream: cfg.data.stream,
-                label_fraction: cfg.label_fraction,
-                epochs: cfg.optim.epochs,
-                best_epoch: carry.best.epoch.unwrap_or(0),
-                best: carry.best.test.unwrap_or(TestSummary::from(&e)),
+                protocol: facts.protocol.to_string(),
+                stream: facts.stream,
+                label_fraction: facts.label_fraction,
+                epochs,
+                best_epoch: end.carry.best.epoch.unwrap_or(0),
+                best: end.carry.best.test.unwrap_or(TestSummary::from(&e)),
                 last: TestSummary::from(&e),
                 per_class_last: e.per_class.clone(),
-                train_samples,
+                train_samples: facts.train_samples,
                 test_samples: e.samples,
-                parameters,
+                parameters: facts.parameters,
             };
             write_atomic(
                 &result_path(&run.root),
@@ -294,7 +394,7 @@ pub fn run(
         None => read_json(&result_path(&run.root)).ok(),
     };
     Ok(Outcome {
-        state,
+        state: end.state,
         interrupted: false,
         result,
     })

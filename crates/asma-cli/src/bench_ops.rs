@@ -1,0 +1,192 @@
+//! `asma bench ops`: forward and backward time of each kind of operation in one ST-GCN block
+//! at pre-training sizes (`N·M = 2·batch` rows, 16 channels, 50 frames, 25 joints), each
+//! followed by a device sync, so a slow kernel on a backend shows by name. With `--python`,
+//! the same operations in PyTorch (`tools/reference/bench_ops.py`) in the same run.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use asma_model::burn::nn::conv::Conv2dConfig;
+use asma_model::burn::nn::{BatchNormConfig, DropoutConfig, PaddingConfig2d};
+use asma_model::burn::tensor::activation::relu;
+use asma_model::burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use asma_model::conv::conv_kx1_matmul;
+use asma_model::graph::adjacency;
+use asma_skeleton::NTU25;
+
+use crate::BenchOpsArgs;
+
+/// Seconds for `f` on `x`: forward (then sync) and backward of `sum(f(x))` (then sync).
+fn time_op(
+    device: &Device,
+    x: &Tensor<4>,
+    reps: usize,
+    f: &dyn Fn(Tensor<4>) -> Tensor<4>,
+) -> Result<(f64, f64)> {
+    let sync = || device.sync().map_err(|e| anyhow::anyhow!("device: {e:?}"));
+    let (mut fwd, mut bwd) = (0.0, 0.0);
+    for r in 0..=reps {
+        let input = x.clone().require_grad();
+        sync()?;
+        let t = Instant::now();
+        let y = f(input);
+        sync()?;
+        let t1 = t.elapsed().as_secs_f64();
+        let _grads = y.sum().backward();
+        sync()?;
+        if r > 0 {
+            fwd += t1;
+            bwd += t.elapsed().as_secs_f64() - t1;
+        }
+    }
+    Ok((fwd / reps as f64, bwd / reps as f64))
+}
+
+pub fn ops(a: BenchOpsArgs) -> Result<()> {
+    let device = asma_model::device::select(&a.device)?.autodiff();
+    device.seed(0);
+    let (n, c, t, v) = (2 * a.batch, 16, 50, 25);
+    let x = Tensor::<4>::random([n, c, t, v], Distribution::Normal(0.0, 1.0), &device);
+    let x_wide = Tensor::<4>::random([n, 3 * c, t, v], Distribution::Normal(0.0, 1.0), &device);
+    let x_bn1d = Tensor::<4>::random([n, 75, t, 1], Distribution::Normal(0.0, 1.0), &device);
+    let bn = BatchNormConfig::new(c).init(&device);
+    let data_bn = BatchNormConfig::new(75).init(&device);
+    let gcn = Conv2dConfig::new([c, 3 * c], [1, 1]).init(&device);
+    let tcn = Conv2dConfig::new([c, c], [9, 1])
+        .with_padding(PaddingConfig2d::Explicit(4, 0, 4, 0))
+        .init(&device);
+    let tcn2 = Conv2dConfig::new([c, 2 * c], [9, 1])
+        .with_stride([2, 1])
+        .with_padding(PaddingConfig2d::Explicit(4, 0, 4, 0))
+        .init(&device);
+    let drop = DropoutConfig::new(0.5).init();
+    let a_graph = adjacency(&NTU25, &device);
+    let keep: Vec<i64> = (0..25).filter(|j| j % 3 != 1).collect();
+    let keep = Tensor::<1, Int>::from_data(TensorData::new(keep.clone(), [keep.len()]), &device);
+    type Op<'a> = (
+        &'static str,
+        &'a Tensor<4>,
+        Box<dyn Fn(Tensor<4>) -> Tensor<4> + 'a>,
+    );
+    let ops: Vec<Op> = vec![
+        (
+            "data_bn (BatchNorm1d, 75 ch)",
+            &x_bn1d,
+            Box::new(|x: Tensor<4>| {
+                let [n, ch, t, _] = x.dims();
+                data_bn.forward(x.reshape([n, ch, t])).unsqueeze_dim(3)
+            }),
+        ),
+        ("batchnorm2d (16 ch)", &x, Box::new(|x| bn.forward(x))),
+        (
+            "gcn 1x1 conv 16→48, direct",
+            &x,
+            Box::new(|x| gcn.forward(x)),
+        ),
+        (
+            "gcn 1x1 conv 16→48, matmul",
+            &x,
+            Box::new(|x| conv_kx1_matmul(x, &gcn, 1, 0)),
+        ),
+        (
+            "graph product (48 ch)",
+            &x_wide,
+            Box::new(|x| asma_model::stgcn::graph_product(x, a_graph.clone(), c)),
+        ),
+        (
+            "tcn 9x1 conv 16→16, direct",
+            &x,
+            Box::new(|x| tcn.forward(x)),
+        ),
+        (
+            "tcn 9x1 conv 16→16, matmul",
+            &x,
+            Box::new(|x| conv_kx1_matmul(x, &tcn, 1, 4)),
+        ),
+        (
+            "tcn 9x1 conv 16→32 stride 2, direct",
+            &x,
+            Box::new(|x| tcn2.forward(x)),
+        ),
+        (
+            "tcn 9x1 conv 16→32 stride 2, matmul",
+            &x,
+            Box::new(|x| conv_kx1_matmul(x, &tcn2, 2, 4)),
+        ),
+        ("relu", &x, Box::new(relu)),
+        (
+            "dropout 0.5",
+            &x,
+            Box::new(|x| asma_model::dropout::dropout(&drop, x)),
+        ),
+        (
+            "select 17 of 25 joints",
+            &x,
+            Box::new(|x| x.select(3, keep.clone())),
+        ),
+        (
+            "permute (N,C,T,V)→(N,T,V,C) + copy",
+            &x,
+            Box::new(|x| x.permute([0, 2, 3, 1]).reshape([n, t, v, c]) * 1.0),
+        ),
+        (
+            "mean over (T,V)",
+            &x,
+            Box::new(|x| x.mean_dim(3).mean_dim(2)),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, input, f) in &ops {
+        let (fwd, bwd) = time_op(&device, input, a.reps, f.as_ref())
+            .with_context(|| format!("timing {name}"))?;
+        rows.push(
+            serde_json::json!({"op": name, "forward_ms": 1e3 * fwd, "backward_ms": 1e3 * bwd}),
+        );
+    }
+    let mut reference = serde_json::Value::Null;
+    if let Some(py) = &a.python {
+        let script = crate::bench_cmd::reference_file("bench_ops.py")?;
+        let out = std::process::Command::new(py)
+            .arg(&script)
+            .args([
+                "--batch",
+                &a.batch.to_string(),
+                "--reps",
+                &a.reps.to_string(),
+            ])
+            .args([
+                "--device",
+                &a.torch_device,
+                "--threads",
+                &rayon::current_num_threads().to_string(),
+            ])
+            .output()
+            .with_context(|| format!("running {py}"))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "the PyTorch reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        reference = serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+    }
+    let torch_row = |i: usize, key: &str| reference["ops"][i][key].as_f64();
+    if a.json {
+        let result = serde_json::json!({"device": a.device, "batch": a.batch, "threads": rayon::current_num_threads(), "asma": rows, "pytorch": reference});
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!("ST-GCN block operations, {n}×{c}×{t}×{v}, asma on {} vs PyTorch on {} (ms, forward / backward):", a.device, a.torch_device);
+        println!("| op | asma fwd | asma bwd | PyTorch fwd | PyTorch bwd |\n|---|---|---|---|---|");
+        for (i, r) in rows.iter().enumerate() {
+            let p = |k| torch_row(i, k).map_or("–".to_string(), |v| format!("{v:.2}"));
+            println!(
+                "| {} | {:.2} | {:.2} | {} | {} |",
+                r["op"].as_str().unwrap(),
+                r["forward_ms"].as_f64().unwrap(),
+                r["backward_ms"].as_f64().unwrap(),
+                p("forward_ms"),
+                p("backward_ms")
+            );
+        }
+    }
+    Ok(())
+}
