@@ -318,11 +318,39 @@ fn write_summary(cfg: &ExperimentConfig, rows: &[SummaryRow]) -> Result<(), Trai
             pct(r.finetune)
         ));
     }
+    // Where the time went: the epochs' own durations, from each stage's metrics.jsonl.
+    md.push_str("\n| stream | pretrain min | linear min | finetune min |\n|---|---|---|---|\n");
+    let mut total = 0.0;
+    for &s in &cfg.streams {
+        let cell = |stage| match stage_minutes(&stage_dir(cfg, s, stage)) {
+            Some(m) => {
+                total += m;
+                format!("{m:.1}")
+            }
+            None => "–".into(),
+        };
+        let row = [Stage::Pretrain, Stage::Linear, Stage::Finetune].map(cell);
+        md.push_str(&format!("| {} | {} |\n", stream_name(s), row.join(" | ")));
+    }
+    md.push_str(&format!(
+        "\nThe epochs took {total:.1} min in all (k-NN monitor, encoder caching and start-up not counted).\n"
+    ));
     crate::scores::write_atomic(&cfg.dir.join("summary.md"), md.as_bytes())?;
     crate::scores::write_atomic(
         &cfg.dir.join("summary.json"),
         &serde_json::to_vec_pretty(rows).unwrap(),
     )
+}
+
+/// Minutes a stage's epochs took (the `seconds` of its `metrics.jsonl` lines).
+fn stage_minutes(dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).ok()?;
+    let seconds: f64 = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["seconds"].as_f64())
+        .sum();
+    Some(seconds / 60.0)
 }
 
 /// The summary table as Markdown (what `summary.md` holds).

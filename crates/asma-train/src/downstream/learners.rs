@@ -85,9 +85,17 @@ pub(super) fn finish_step<M: Module>(
     labels: &[usize],
     lr: f64,
 ) -> Result<(M, BatchResult), TrainError> {
-    // One read-back for the loss and the predictions.
-    let preds = logits_host(logits.clone().detach())?;
-    let loss_value = logits_host(loss.clone().detach().unsqueeze_dim(1))?[0];
+    // One read-back (one device wait) for the loss and the predictions.
+    let [n, c] = logits.dims();
+    let both = Tensor::cat(
+        vec![
+            loss.clone().detach().reshape([1, 1]),
+            logits.clone().detach().reshape([1, n * c]),
+        ],
+        1,
+    );
+    let host = logits_host(both)?;
+    let (loss_value, preds) = (host[0], &host[1..]);
     if !loss_value.is_finite() {
         // Epoch, step and run are filled in by the loop.
         return Err(TrainError::NonFinite {
@@ -97,7 +105,6 @@ pub(super) fn finish_step<M: Module>(
             run: Default::default(),
         });
     }
-    let c = logits.dims()[1];
     let correct = preds
         .chunks_exact(c)
         .zip(labels)
