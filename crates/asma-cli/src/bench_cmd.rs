@@ -112,26 +112,13 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
                 .map(|f| format!("{}\n", f.display()))
                 .collect::<String>(),
         )?;
-        let script = reference_script()?;
-        eprintln!(
-            "bench: timing the NumPy reference ({} {})",
+        eprintln!("bench: timing the NumPy reference ({py} ntu_reader_reference.py)");
+        let v = run_reference(
             py,
-            script.display()
-        );
-        let out = std::process::Command::new(py)
-            .arg(&script)
-            .arg("--bench")
-            .arg(&list)
-            .output()
-            .with_context(|| format!("running {py}"))?;
-        if !out.status.success() {
-            bail!(
-                "the reference reader failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+            "ntu_reader_reference.py",
+            &["--bench".into(), list.display().to_string()],
+            None,
+        )?;
         ref_parse = v["parse_seconds"].as_f64().map(|s| mb / s);
         ref_prep = v["prepare_seconds"]
             .as_f64()
@@ -279,42 +266,22 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     let threads = rayon::current_num_threads();
     let mut reference = None;
     if let Some(py) = &a.python {
-        let script = reference_file("bench_pretrain.py")?;
-        let out = std::process::Command::new(py)
-            .arg(&script)
-            .args([
-                "--batch",
-                &a.batch.to_string(),
-                "--proj-dim",
-                &a.proj_dim.to_string(),
-                "--hidden",
-                &a.hidden.to_string(),
-            ])
-            .args([
-                "--steps",
-                &a.steps.to_string(),
-                "--threads",
-                &threads.to_string(),
-                "--device",
-                &a.torch_device,
-            ])
-            .output()
-            .with_context(|| format!("running {py}"))?;
-        if !out.status.success() {
-            bail!(
-                "the PyTorch reference failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
-        if v["device"].as_str() != Some(a.torch_device.as_str()) {
-            bail!(
-                "the PyTorch reference ran on {} instead of {}",
-                v["device"],
-                a.torch_device
-            );
-        }
+        let args = [
+            "--batch",
+            &a.batch.to_string(),
+            "--proj-dim",
+            &a.proj_dim.to_string(),
+            "--hidden",
+            &a.hidden.to_string(),
+            "--steps",
+            &a.steps.to_string(),
+            "--threads",
+            &threads.to_string(),
+            "--device",
+            &a.torch_device,
+        ]
+        .map(String::from);
+        let v = run_reference(py, "bench_pretrain.py", &args, Some(&a.torch_device))?;
         reference = v["seconds_per_step"].as_f64();
     }
     let forms: Vec<serde_json::Value> = rows
@@ -355,14 +322,42 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// `tools/reference/ntu_reader_reference.py` (see [`reference_file`]).
-fn reference_script() -> Result<PathBuf> {
-    reference_file("ntu_reader_reference.py")
+/// Runs `tools/reference/{script}` with `python` and `args` and returns the JSON object it
+/// prints; with `device`, refuses a result that reports another device.
+pub(crate) fn run_reference(
+    python: &str,
+    script: &str,
+    args: &[String],
+    device: Option<&str>,
+) -> Result<serde_json::Value> {
+    let path = reference_file(script)?;
+    let out = std::process::Command::new(python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {python}"))?;
+    if !out.status.success() {
+        bail!(
+            "the reference {script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+    if let Some(d) = device {
+        if v["device"].as_str() != Some(d) {
+            bail!(
+                "the reference {script} ran on {} instead of {d}",
+                v["device"]
+            );
+        }
+    }
+    Ok(v)
 }
 
 /// A file of `tools/reference/`, from `ASMA_REFERENCE_DIR`, the working directory, or the
 /// source tree this binary was built from.
-pub(crate) fn reference_file(name: &str) -> Result<PathBuf> {
+fn reference_file(name: &str) -> Result<PathBuf> {
     let candidates = [
         std::env::var_os("ASMA_REFERENCE_DIR").map(|d| PathBuf::from(d).join(name)),
         Some(PathBuf::from("tools/reference").join(name)),

@@ -14,6 +14,7 @@ use asma_model::conv::conv_kx1_matmul;
 use asma_model::graph::adjacency;
 use asma_skeleton::NTU25;
 
+use crate::bench_cmd::run_reference;
 use crate::BenchOpsArgs;
 
 /// Seconds for `f` on `x`: forward (then sync) and backward of `sum(f(x))` (then sync).
@@ -145,29 +146,18 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
     }
     let mut reference = serde_json::Value::Null;
     if let Some(py) = &a.python {
-        let script = crate::bench_cmd::reference_file("bench_ops.py")?;
-        let out = std::process::Command::new(py)
-            .arg(&script)
-            .args([
-                "--batch",
-                &a.batch.to_string(),
-                "--reps",
-                &a.reps.to_string(),
-            ])
-            .args([
-                "--device",
-                &a.torch_device,
-                "--threads",
-                &rayon::current_num_threads().to_string(),
-            ])
-            .output()
-            .with_context(|| format!("running {py}"))?;
-        anyhow::ensure!(
-            out.status.success(),
-            "the PyTorch reference failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        reference = serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+        let args = [
+            "--batch",
+            &a.batch.to_string(),
+            "--reps",
+            &a.reps.to_string(),
+            "--device",
+            &a.torch_device,
+            "--threads",
+            &rayon::current_num_threads().to_string(),
+        ]
+        .map(String::from);
+        reference = run_reference(py, "bench_ops.py", &args, Some(&a.torch_device))?;
     }
     let torch_row = |i: usize, key: &str| reference["ops"][i][key].as_f64();
     if a.json {

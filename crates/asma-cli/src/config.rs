@@ -66,22 +66,20 @@ fn insert_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Resu
     Ok(())
 }
 
-/// The configuration of a run: from `config` (TOML or JSON), or for `--resume RUN_DIR` from
-/// the run's `config.json` with `run.dir` set to it; `sets` apply on top.
-pub fn load_run<T: DeserializeOwned>(
-    config: Option<&Path>,
-    resume: Option<&Path>,
-    sets: &[String],
-) -> Result<T> {
-    let mut sets = sets.to_vec();
-    let file = match (config, resume) {
-        (Some(f), _) => f.to_path_buf(),
+/// The configuration of a training run: from `--config` (TOML or JSON), or for
+/// `--resume RUN_DIR` from the run's `config.json` with `run.dir` set to it; `--set` values,
+/// then `extra`, apply on top.
+pub fn load_run<T: DeserializeOwned>(args: &crate::RunFileArgs, extra: &[String]) -> Result<T> {
+    let mut sets = args.sets.clone();
+    let file = match (&args.config, &args.resume) {
+        (Some(f), _) => f.clone(),
         (None, Some(run)) => run.join("config.json"),
-        (None, None) => anyhow::bail!("give --config FILE (or --resume RUN_DIR)"),
+        (None, None) => bail!("give --config FILE (or --resume RUN_DIR)"),
     };
-    if let Some(run) = resume {
+    if let Some(run) = &args.resume {
         sets.push(format!("run.dir={:?}", run.display().to_string()));
     }
+    sets.extend_from_slice(extra);
     load(Some(&file), &sets)
 }
 

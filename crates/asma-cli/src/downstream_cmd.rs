@@ -2,15 +2,17 @@
 //! asma-train's downstream loops, score fusion and experiment pipeline.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Context, Result};
 use asma_train::downstream::distill::{self, DistillConfig};
 use asma_train::downstream::{self, DownstreamConfig, Progress, Protocol};
 use asma_train::experiment::{self, ExperimentConfig};
 use asma_train::scores::{fuse, Scores};
+use asma_train::TrainError;
 
 use crate::progress::Progress as Bar;
-use crate::{DistillArgs, DownstreamArgs, FuseArgs, RunArgs};
+use crate::{DistillArgs, DownstreamArgs, FuseArgs, RunArgs, RunFileArgs};
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -52,50 +54,46 @@ fn downstream_printer<'a>(bar: &'a Bar, json: bool) -> impl Fn(Progress) + 'a {
 
 /// `asma linear` / `asma finetune`.
 pub fn downstream(a: DownstreamArgs, protocol: Protocol) -> Result<()> {
-    let mut sets = a.sets.clone();
+    let mut extra = Vec::new();
     if let Some(from) = &a.init_from {
-        sets.push(format!("init.from={:?}", from.display().to_string()));
+        extra.push(format!("init.from={:?}", from.display().to_string()));
     }
     if let Some(f) = a.label_fraction {
-        sets.push(format!("label_fraction={f}"));
+        extra.push(format!("label_fraction={f}"));
     }
-    let mut cfg: DownstreamConfig =
-        crate::config::load_run(a.config.as_deref(), a.resume.as_deref(), &sets)?;
+    let mut cfg: DownstreamConfig = crate::config::load_run(&a.run, &extra)?;
     // The command decides the protocol (a resumed run checks it against its config.json).
     cfg.protocol = protocol;
-    let stop = crate::interrupt::stop_flag()?;
-    let bar = Bar::new(protocol.name());
-    let out = downstream::run(
-        &cfg,
-        a.resume.is_some(),
-        &stop,
-        &downstream_printer(&bar, a.json),
-    );
-    bar.finish();
-    let out = out.with_context(|| format!("{} in {}", protocol.name(), cfg.run.dir.display()))?;
-    report(out, protocol.name(), &cfg.run.dir, a.json);
-    Ok(())
+    train(protocol.name(), &a.run, &cfg.run.dir, |stop, progress| {
+        downstream::run(&cfg, a.run.resume.is_some(), stop, progress)
+    })
 }
 
 /// `asma distill`.
 pub fn distill(a: DistillArgs) -> Result<()> {
-    let mut sets = a.sets.clone();
+    let mut extra = Vec::new();
     if let Some(t) = &a.teacher {
-        sets.push(format!("teacher={:?}", t.display().to_string()));
+        extra.push(format!("teacher={:?}", t.display().to_string()));
     }
-    let cfg: DistillConfig =
-        crate::config::load_run(a.config.as_deref(), a.resume.as_deref(), &sets)?;
+    let cfg: DistillConfig = crate::config::load_run(&a.run, &extra)?;
+    train("distill", &a.run, &cfg.run.dir, |stop, progress| {
+        distill::run(&cfg, a.run.resume.is_some(), stop, progress)
+    })
+}
+
+/// Runs one downstream loop under a Ctrl-C handler and a progress display, then reports.
+fn train(
+    command: &str,
+    args: &RunFileArgs,
+    dir: &Path,
+    run: impl FnOnce(&AtomicBool, &dyn Fn(Progress)) -> Result<downstream::Outcome, TrainError>,
+) -> Result<()> {
     let stop = crate::interrupt::stop_flag()?;
-    let bar = Bar::new("distill");
-    let out = distill::run(
-        &cfg,
-        a.resume.is_some(),
-        &stop,
-        &downstream_printer(&bar, a.json),
-    );
+    let bar = Bar::new(command);
+    let out = run(&stop, &downstream_printer(&bar, args.json));
     bar.finish();
-    let out = out.with_context(|| format!("distillation in {}", cfg.run.dir.display()))?;
-    report(out, "distill", &cfg.run.dir, a.json);
+    let out = out.with_context(|| format!("{command} in {}", dir.display()))?;
+    report(out, command, dir, args.json);
     Ok(())
 }
 

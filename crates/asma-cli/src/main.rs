@@ -134,61 +134,50 @@ pub struct PrepareArgs {
 }
 
 /// `asma pretrain`.
+/// The options every training command shares.
 #[derive(Args)]
-pub struct PretrainArgs {
-    /// Experiment file (TOML), e.g. configs/synthetic/pretrain_joint.toml.
+pub struct RunFileArgs {
+    /// Experiment file (TOML, or a run's config.json), e.g. configs/synthetic/pretrain_joint.toml.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Override one field, e.g. `--set optim.epochs=20 --set data.stream=bone`.
+    /// Override one field, e.g. `--set optim.epochs=20 --set data.stream=bone` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
     /// Continue the run in this directory from its last checkpoint (its config.json is used
     /// unless --config is given).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
-    /// Print one JSON object per epoch instead of text.
+    /// Print one JSON object per epoch (and the result) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct PretrainArgs {
+    #[command(flatten)]
+    pub run: RunFileArgs,
 }
 
 /// `asma embed`.
 #[derive(Args)]
 pub struct DownstreamArgs {
-    /// Experiment file (TOML, or a run's config.json).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Override a config value, e.g. `--set optim.epochs=30` (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Continue a stopped run from its checkpoint.
-    #[arg(long, value_name = "RUN_DIR")]
-    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunFileArgs,
     /// Encoders from a pre-training run (or a classifier run: transfer); the head is new.
     #[arg(long, value_name = "RUN_DIR")]
     pub init_from: Option<PathBuf>,
     /// Train on this stratified share of the labels (0.01, 0.1: semi-supervised).
     #[arg(long)]
     pub label_fraction: Option<f64>,
-    /// One JSON line per epoch and a JSON result.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Args)]
 pub struct DistillArgs {
-    /// Experiment file (TOML, or a run's config.json).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Continue a stopped run from its checkpoint.
-    #[arg(long, value_name = "RUN_DIR")]
-    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunFileArgs,
     /// The teacher's run directory (`asma linear` or `asma finetune`).
     #[arg(long, value_name = "RUN_DIR")]
     pub teacher: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Args)]

@@ -14,13 +14,12 @@ use crate::{EmbedArgs, PretrainArgs};
 
 /// `asma pretrain`.
 pub fn pretrain(a: PretrainArgs) -> Result<()> {
-    let cfg: PretrainConfig =
-        crate::config::load_run(a.config.as_deref(), a.resume.as_deref(), &a.sets)?;
+    let cfg: PretrainConfig = crate::config::load_run(&a.run, &[])?;
     let stop = crate::interrupt::stop_flag()?;
 
     let bar = Bar::new("pretrain");
-    let json = a.json;
-    let outcome = pretrain::pretrain(&cfg, a.resume.is_some(), &stop, &|p| match p {
+    let json = a.run.json;
+    let outcome = pretrain::pretrain(&cfg, a.run.resume.is_some(), &stop, &|p| match p {
         Progress::Batch { batch, batches, .. } => bar.update(batch + 1, batches),
         Progress::Epoch(m) => {
             if json {

@@ -93,6 +93,28 @@ pub enum Encoded {
     Pooled { theta: Tensor<2>, phi: Tensor<2> },
 }
 
+/// `(N, 3, T, 25, M)` → what a head reads from f_θ and f_φ: block-10 tokens (for the
+/// cross-attention) or pooled features (for averaging).
+pub fn encode_pair(
+    theta: &StgcnEncoder,
+    phi: &StgcnEncoder,
+    x: Tensor<5>,
+    tokens_wanted: bool,
+) -> Encoded {
+    let m = x.dims()[4];
+    if tokens_wanted {
+        Encoded::Tokens {
+            theta: tokens(theta.forward_map(x.clone(), None), m),
+            phi: tokens(phi.forward_map(x, None), m),
+        }
+    } else {
+        Encoded::Pooled {
+            theta: theta.forward(x.clone(), None),
+            phi: phi.forward(x, None),
+        }
+    }
+}
+
 /// Alignment (or averaging) and the linear layer.
 #[derive(Module, Debug)]
 pub struct ClassifierHead {
@@ -134,18 +156,12 @@ pub struct AsmaClassifier {
 impl AsmaClassifier {
     /// `(N, 3, T, 25, M)` → what the head reads (tokens when the head aligns, else pooled).
     pub fn encode(&self, x: Tensor<5>) -> Encoded {
-        let m = x.dims()[4];
-        if self.head.align.is_some() {
-            Encoded::Tokens {
-                theta: tokens(self.encoder_theta.forward_map(x.clone(), None), m),
-                phi: tokens(self.encoder_phi.forward_map(x, None), m),
-            }
-        } else {
-            Encoded::Pooled {
-                theta: self.encoder_theta.forward(x.clone(), None),
-                phi: self.encoder_phi.forward(x, None),
-            }
-        }
+        encode_pair(
+            &self.encoder_theta,
+            &self.encoder_phi,
+            x,
+            self.head.align.is_some(),
+        )
     }
 
     /// `(N, 3, T, 25, M)` → `(N, C)` logits.

@@ -124,12 +124,7 @@ fn stream_name(s: Stream) -> &'static str {
 
 /// The run directory of a stage.
 pub fn stage_dir(cfg: &ExperimentConfig, s: Stream, stage: Stage) -> PathBuf {
-    let name = match stage {
-        Stage::Pretrain => "pretrain",
-        Stage::Linear => "linear",
-        Stage::Finetune => "finetune",
-    };
-    cfg.dir.join(stream_name(s)).join(name)
+    cfg.dir.join(stream_name(s)).join(stage_label(stage))
 }
 
 /// Whether a pre-training run finished (`epochs` epochs checkpointed).
@@ -163,53 +158,41 @@ pub fn run(
         for &stage in &cfg.stages {
             let dir = stage_dir(cfg, s, stage);
             let has_checkpoint = RunDir::new(&dir).latest().is_some();
+            let done = match stage {
+                Stage::Pretrain => pretrain_finished(&dir, cfg.pretrain.optim.epochs),
+                Stage::Linear | Stage::Finetune => result_path(&dir).exists(),
+            };
+            on_stage(&StageStart {
+                stream: s,
+                stage,
+                dir: dir.clone(),
+                done,
+                resume: has_checkpoint,
+            });
+            if done {
+                continue;
+            }
             let interrupted = match stage {
                 Stage::Pretrain => {
                     let mut p = cfg.pretrain.clone();
                     p.data.stream = s;
-                    p.run.dir = dir.clone();
-                    let done = pretrain_finished(&dir, p.optim.epochs);
-                    on_stage(&StageStart {
-                        stream: s,
-                        stage,
-                        dir: dir.clone(),
-                        done,
-                        resume: has_checkpoint,
-                    });
-                    if done {
-                        continue;
-                    }
+                    p.run.dir = dir;
                     crate::pretrain::pretrain(&p, has_checkpoint, stop, pretrain_progress)?
                         .interrupted
                 }
                 Stage::Linear | Stage::Finetune => {
-                    let mut d = if stage == Stage::Linear {
-                        cfg.linear.clone()
-                    } else {
-                        cfg.finetune.clone()
+                    let (template, protocol) = match stage {
+                        Stage::Linear => (&cfg.linear, Protocol::Linear),
+                        _ => (&cfg.finetune, Protocol::Finetune),
                     };
-                    d.protocol = if stage == Stage::Linear {
-                        Protocol::Linear
-                    } else {
-                        Protocol::Finetune
-                    };
+                    let mut d = template.clone();
+                    d.protocol = protocol;
                     d.data.stream = s;
-                    d.run.dir = dir.clone();
+                    d.run.dir = dir;
                     if cfg.stages.contains(&Stage::Pretrain) {
                         d.init.from = Some(pre_dir.clone());
                     } else if let Some(other) = &cfg.encoders_from {
                         d.init.from = Some(other.join(stream_name(s)).join("pretrain"));
-                    }
-                    let done = result_path(&dir).exists();
-                    on_stage(&StageStart {
-                        stream: s,
-                        stage,
-                        dir: dir.clone(),
-                        done,
-                        resume: has_checkpoint,
-                    });
-                    if done {
-                        continue;
                     }
                     downstream::run(&d, has_checkpoint, stop, downstream_progress)?.interrupted
                 }

@@ -82,6 +82,15 @@ pub struct PretrainOutcome {
     pub last: Option<EpochMetrics>,
 }
 
+/// Reseeds the dropout draws for optimiser step `step` of a run seeded with `run_seed`:
+/// burn's device generator (GPU) and asma's host masks (CPU). The draws are then a function of
+/// (seed, step), so a resumed run repeats them.
+pub fn seed_step(device: &Device, run_seed: u64, step: usize) {
+    let seed = Rng::derive(run_seed, step as u64).next_u64();
+    device.seed(seed);
+    asma_model::dropout::reseed(seed);
+}
+
 /// The burn device for a config name.
 pub fn device(name: &str) -> Result<Device, TrainError> {
     asma_model::device::select(name).map_err(TrainError::Model)
@@ -224,11 +233,7 @@ pub fn pretrain(
         let (mut seen_batches, mut samples) = (0usize, 0usize);
         for b in state.batch..batches {
             let batch = loader.batch(epoch as u64, &order, b)?;
-            // Dropout draws are a function of (seed, step): burn's device generator (GPU) and
-            // asma's host masks (CPU) are both reseeded.
-            let step_seed = Rng::derive(cfg.run.seed, state.step as u64).next_u64();
-            ad.seed(step_seed);
-            asma_model::dropout::reseed(step_seed);
+            seed_step(&ad, cfg.run.seed, state.step);
             let samples_in_batch = batch.samples.len();
             // Views in the order of `views()`: θ anchor, temporal, spatial, then φ's.
             let branch = |v: &mut std::vec::IntoIter<asma_data::loader::View>| {

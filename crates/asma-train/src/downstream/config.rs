@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use asma_model::burn::optim::decay::WeightDecayConfig;
+use asma_model::burn::optim::AdamConfig;
 use asma_model::classifier::{ClassifierConfig, Fusion};
 use asma_model::StgcnEncoderConfig;
 use serde::{Deserialize, Serialize};
@@ -100,6 +102,15 @@ impl Default for DownstreamOptim {
             eval_every: 1,
             cache_mb: 4096,
         }
+    }
+}
+
+impl DownstreamOptim {
+    /// Adam with PyTorch's L2 weight decay when `weight_decay > 0` (none by default, as PSTL).
+    pub fn adam(&self) -> AdamConfig {
+        AdamConfig::new().with_weight_decay(
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)),
+        )
     }
 }
 

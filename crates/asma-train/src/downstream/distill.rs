@@ -11,21 +11,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
-use asma_model::burn::module::Module;
-use asma_model::burn::optim::{AdamConfig, ModuleOptimizer};
-use asma_model::burn::tensor::{Device, Tensor, TensorData};
-use asma_model::student::{kd_loss, KdConfig, StudentClassifier, StudentConfig};
-use asma_model::weights::save_module;
+use asma_model::burn::tensor::Device;
+use asma_model::student::{KdConfig, StudentConfig};
 use serde::{Deserialize, Serialize};
 
 use super::config::DownstreamOptim;
 use super::epochs::{read_json, EpochPlan};
-use super::learners::{finish_step, load_into, loader_logits, targets, BatchResult, Learner};
+use super::learners::{loader_logits, FineTune, Teacher};
 use super::{drive, load_classifier, plain_loader, setup, Facts, Outcome, Progress, Setup, Start};
-use crate::checkpoint::save_model_and_optim;
 use crate::config::{DataConfig, RunConfig};
 use crate::error::TrainError;
-use crate::features::to_tensor;
 
 /// `asma distill`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,84 +84,6 @@ impl DistillConfig {
     }
 }
 
-/// The student, its optimiser, the data and the teacher's logits of the training split.
-struct Distill {
-    student: Option<StudentClassifier>,
-    optim: ModuleOptimizer,
-    train: Loader,
-    test: Loader,
-    /// `(N_train, C)`, row = dataset index.
-    teacher: Vec<f32>,
-    num_classes: usize,
-    kd: KdConfig,
-    device: Device,
-    base: Device,
-    seed: u64,
-    step: usize,
-}
-
-impl Learner for Distill {
-    fn loader(&self) -> &Loader {
-        &self.train
-    }
-
-    fn step(
-        &mut self,
-        epoch: usize,
-        order: &[usize],
-        b: usize,
-        lr: f64,
-    ) -> Result<BatchResult, TrainError> {
-        let batch = self.train.batch(epoch as u64, order, b)?;
-        let step_seed = asma_data::rng::Rng::derive(self.seed, self.step as u64).next_u64();
-        self.device.seed(step_seed);
-        asma_model::dropout::reseed(step_seed);
-        self.step += 1;
-        let c = self.num_classes;
-        let mut rows = Vec::with_capacity(batch.samples.len() * c);
-        for &s in &batch.samples {
-            rows.extend_from_slice(&self.teacher[s * c..(s + 1) * c]);
-        }
-        let teacher = Tensor::<2>::from_data(
-            TensorData::new(rows, [batch.samples.len(), c]),
-            &self.device,
-        );
-        let x = to_tensor(batch.views.into_iter().next().unwrap(), &self.device);
-        let student = self.student.take().expect("the student is always put back");
-        let logits = student.forward(x);
-        let loss = kd_loss(
-            logits.clone(),
-            teacher,
-            targets(&batch.labels, &self.device),
-            self.kd,
-        );
-        let (student, r) = finish_step(student, &mut self.optim, logits, loss, &batch.labels, lr)?;
-        self.student = Some(student);
-        Ok(r)
-    }
-
-    fn test_logits(&self) -> Result<Vec<f32>, TrainError> {
-        let model = self.student.as_ref().unwrap().valid();
-        loader_logits(&self.test, &self.base, |x| model.forward(x))
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        save_model_and_optim(&self.student.as_ref().unwrap().valid(), &self.optim, dir)
-    }
-
-    fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
-        load_into(&mut self.student, &mut self.optim, dir)
-    }
-
-    fn export(&self, path: &Path) -> Result<(), TrainError> {
-        Ok(save_module(&self.student.as_ref().unwrap().valid(), path)?)
-    }
-
-    fn set_step(&mut self, step: usize) {
-        self.step = step;
-    }
-}
-
 /// The teacher's `(N, C)` logits of every sample of `dataset`, in dataset order.
 fn teacher_logits(
     teacher_run: &Path,
@@ -218,14 +135,16 @@ pub fn run(
     let student = cfg.student_config().init(&ad);
     let parameters = student.num_params();
     let loader_cfg = |shuffle| plain_loader(&cfg.data, &cfg.optim, &cfg.run, shuffle);
-    let mut learner = Distill {
-        student: Some(student),
-        optim: AdamConfig::new().init(),
+    let mut learner = FineTune {
+        model: Some(student),
+        optim: cfg.optim.adam().init(),
         train: Loader::new(train.clone(), loader_cfg(true))?,
         test: Loader::new(test.clone(), loader_cfg(false))?,
-        teacher,
-        num_classes: cfg.data.num_classes,
-        kd: cfg.kd,
+        teacher: Some(Teacher {
+            logits: teacher,
+            num_classes: cfg.data.num_classes,
+            kd: cfg.kd,
+        }),
         device: ad.clone(),
         base: base.clone(),
         seed: cfg.run.seed,

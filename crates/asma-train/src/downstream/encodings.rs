@@ -4,7 +4,8 @@
 
 use asma_data::loader::Loader;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
-use asma_model::classifier::{AsmaClassifier, Encoded};
+use asma_model::classifier::{encode_pair, Encoded};
+use asma_model::StgcnEncoder;
 
 use crate::error::TrainError;
 use crate::features::to_tensor;
@@ -26,13 +27,24 @@ pub struct Encodings {
     cache: Option<Cache>,
 }
 
-/// Floats per sample the encodings take (both encoders).
-fn floats_per_sample(model: &AsmaClassifier, frames: usize) -> usize {
-    let d = model.encoder_theta.hidden_dim;
-    match model.head.align {
-        // Block 10 keeps ⌈T/4⌉ frames (two stride-2 blocks), 25 joints.
-        Some(_) => 2 * d * frames.div_ceil(4) * 25,
-        None => 2 * d,
+/// Both encoders, frozen (eval mode) on the training device, and what the head reads.
+pub struct FrozenEncoders {
+    pub theta: StgcnEncoder,
+    pub phi: StgcnEncoder,
+    /// Block-10 tokens (cross-attention) rather than pooled features (averaging).
+    pub tokens: bool,
+}
+
+impl FrozenEncoders {
+    /// Floats per sample the encodings take (both encoders).
+    fn floats_per_sample(&self, frames: usize) -> usize {
+        let d = self.theta.hidden_dim;
+        if self.tokens {
+            // Block 10 keeps ⌈T/4⌉ frames (two stride-2 blocks), 25 joints.
+            2 * d * frames.div_ceil(4) * 25
+        } else {
+            2 * d
+        }
     }
 }
 
@@ -43,16 +55,15 @@ fn host(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
 }
 
 impl Encodings {
-    /// `model`'s encoders must be frozen (eval mode). `loader` decides the samples and order
-    /// (its views must be one plain view).
+    /// `loader` decides the samples and order (its views must be one plain view).
     pub fn new(
-        model: &AsmaClassifier,
+        model: &FrozenEncoders,
         loader: Loader,
         cache_mb: usize,
         device: &Device,
     ) -> Result<Self, TrainError> {
         let frames = loader.dataset().sample_shape()[1];
-        let bytes = 4 * floats_per_sample(model, frames) * loader.num_samples();
+        let bytes = 4 * model.floats_per_sample(frames) * loader.num_samples();
         let mut out = Encodings {
             loader,
             cache: None,
@@ -71,7 +82,7 @@ impl Encodings {
         self.cache.is_some()
     }
 
-    fn build_cache(&self, model: &AsmaClassifier, device: &Device) -> Result<Cache, TrainError> {
+    fn build_cache(&self, model: &FrozenEncoders, device: &Device) -> Result<Cache, TrainError> {
         let n = self.loader.dataset().len();
         let mut row_of = vec![usize::MAX; n];
         let (mut theta, mut phi, mut shape) = (Vec::new(), Vec::new(), Vec::new());
@@ -113,11 +124,16 @@ impl Encodings {
 
     fn encode(
         &self,
-        model: &AsmaClassifier,
+        model: &FrozenEncoders,
         view: asma_data::loader::View,
         device: &Device,
     ) -> Encoded {
-        match model.encode(to_tensor(view, device)) {
+        match encode_pair(
+            &model.theta,
+            &model.phi,
+            to_tensor(view, device),
+            model.tokens,
+        ) {
             Encoded::Tokens { theta, phi } => Encoded::Tokens {
                 theta: theta.detach(),
                 phi: phi.detach(),
@@ -132,7 +148,7 @@ impl Encodings {
     /// Batch `b` of `order` (from [`Loader::order`]): its encodings on `device` and labels.
     pub fn batch(
         &self,
-        model: &AsmaClassifier,
+        model: &FrozenEncoders,
         epoch: u64,
         order: &[usize],
         b: usize,

@@ -10,13 +10,15 @@ use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
 use asma_model::burn::store::ModuleSnapshot;
 use asma_model::burn::tensor::{Device, Int, Tensor, TensorData};
 use asma_model::classifier::{AsmaClassifier, ClassifierHead};
+use asma_model::student::{kd_loss, KdConfig, StudentClassifier};
 use asma_model::weights::save_module;
 
-use super::encodings::Encodings;
+use super::encodings::{Encodings, FrozenEncoders};
 use crate::checkpoint::{load_model_and_optim, save_model_and_optim};
 use crate::error::TrainError;
 use crate::eval::argmax;
 use crate::features::to_tensor;
+use crate::pretrain::seed_step;
 
 /// Loss and accuracy of one training batch.
 pub struct BatchResult {
@@ -49,7 +51,7 @@ pub trait Learner {
     fn set_step(&mut self, _step: usize) {}
 }
 
-pub(super) fn targets(labels: &[usize], device: &Device) -> Tensor<1, Int> {
+fn targets(labels: &[usize], device: &Device) -> Tensor<1, Int> {
     let v: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
     Tensor::from_data(TensorData::new(v, [labels.len()]), device)
 }
@@ -77,7 +79,7 @@ fn train_step<M: Module>(
 }
 
 /// Backward of `loss` and the optimiser step; the batch result from `logits`.
-pub(super) fn finish_step<M: Module>(
+fn finish_step<M: Module>(
     module: M,
     optim: &mut ModuleOptimizer,
     logits: Tensor<2>,
@@ -150,8 +152,7 @@ pub(super) fn load_into<M: Module + ModuleSnapshot>(
 
 /// Linear evaluation (METHOD.md §7.2): encoders frozen in eval mode, the head trains.
 pub struct LinearProbe {
-    /// Encoders frozen on the training device (the head inside is unused).
-    pub frozen: AsmaClassifier,
+    pub frozen: FrozenEncoders,
     pub head: Option<ClassifierHead>,
     pub optim: ModuleOptimizer,
     pub train: Encodings,
@@ -205,20 +206,60 @@ impl Learner for LinearProbe {
 
     fn export(&self, path: &Path) -> Result<(), TrainError> {
         let classifier = AsmaClassifier {
-            encoder_theta: self.frozen.encoder_theta.valid(),
-            encoder_phi: self.frozen.encoder_phi.valid(),
+            encoder_theta: self.frozen.theta.valid(),
+            encoder_phi: self.frozen.phi.valid(),
             head: self.head.as_ref().unwrap().valid(),
         };
         Ok(save_module(&classifier, path)?)
     }
 }
 
-/// Fine-tuning (METHOD.md §7.3): everything trains, encoders in train mode.
-pub struct FineTune {
-    pub model: Option<AsmaClassifier>,
+/// A model trained whole: the ASMa classifier (fine-tuning) or the student (distillation).
+pub trait Logits: Module + ModuleSnapshot {
+    /// `(N, 3, T, 25, M)` → `(N, C)`.
+    fn logits(&self, x: Tensor<5>) -> Tensor<2>;
+}
+
+impl Logits for AsmaClassifier {
+    fn logits(&self, x: Tensor<5>) -> Tensor<2> {
+        self.forward(x)
+    }
+}
+
+impl Logits for StudentClassifier {
+    fn logits(&self, x: Tensor<5>) -> Tensor<2> {
+        self.forward(x)
+    }
+}
+
+/// A frozen teacher's logits of the training split, for distillation (METHOD.md §8).
+pub struct Teacher {
+    /// `(N_train, C)`, row = dataset index.
+    pub logits: Vec<f32>,
+    pub num_classes: usize,
+    pub kd: KdConfig,
+}
+
+impl Teacher {
+    /// The rows of `samples`, `(B, C)` on `device`.
+    fn rows(&self, samples: &[usize], device: &Device) -> Tensor<2> {
+        let c = self.num_classes;
+        let mut rows = Vec::with_capacity(samples.len() * c);
+        for &s in samples {
+            rows.extend_from_slice(&self.logits[s * c..(s + 1) * c]);
+        }
+        Tensor::from_data(TensorData::new(rows, [samples.len(), c]), device)
+    }
+}
+
+/// The whole model trains, in train mode: fine-tuning (METHOD.md §7.3, cross entropy) or,
+/// with a teacher, distillation (§8, `α·CE + (1 − α)·τ²·KL`).
+pub struct FineTune<M> {
+    pub model: Option<M>,
     pub optim: ModuleOptimizer,
     pub train: Loader,
     pub test: Loader,
+    pub teacher: Option<Teacher>,
     /// The training (autodiff) device and the device it wraps (evaluation).
     pub device: Device,
     pub base: Device,
@@ -226,7 +267,7 @@ pub struct FineTune {
     pub step: usize,
 }
 
-impl Learner for FineTune {
+impl<M: Logits> Learner for FineTune<M> {
     fn loader(&self) -> &Loader {
         &self.train
     }
@@ -239,22 +280,31 @@ impl Learner for FineTune {
         lr: f64,
     ) -> Result<BatchResult, TrainError> {
         let batch = self.train.batch(epoch as u64, order, b)?;
-        // Dropout draws are a function of (seed, step), so a resumed run repeats them.
-        let step_seed = asma_data::rng::Rng::derive(self.seed, self.step as u64).next_u64();
-        self.device.seed(step_seed);
-        asma_model::dropout::reseed(step_seed);
+        seed_step(&self.device, self.seed, self.step);
         self.step += 1;
         let x = to_tensor(batch.views.into_iter().next().unwrap(), &self.device);
         let model = self.model.take().expect("the model is always put back");
-        let logits = model.forward(x);
-        let (model, r) = train_step(model, &mut self.optim, logits, &batch.labels, lr)?;
+        let logits = model.logits(x);
+        let y = targets(&batch.labels, &self.device);
+        let loss = match &self.teacher {
+            None => CrossEntropyLossConfig::new()
+                .init(&self.device)
+                .forward(logits.clone(), y),
+            Some(t) => kd_loss(
+                logits.clone(),
+                t.rows(&batch.samples, &self.device),
+                y,
+                t.kd,
+            ),
+        };
+        let (model, r) = finish_step(model, &mut self.optim, logits, loss, &batch.labels, lr)?;
         self.model = Some(model);
         Ok(r)
     }
 
     fn test_logits(&self) -> Result<Vec<f32>, TrainError> {
         let model = self.model.as_ref().unwrap().valid();
-        loader_logits(&self.test, &self.base, |x| model.forward(x))
+        loader_logits(&self.test, &self.base, |x| model.logits(x))
     }
 
     fn save(&self, dir: &Path) -> Result<(), TrainError> {

@@ -30,15 +30,13 @@ use asma_data::fraction::stratified_subset;
 use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
 use asma_data::splits::Part;
 use asma_model::burn::module::Module;
-use asma_model::burn::optim::decay::WeightDecayConfig;
-use asma_model::burn::optim::AdamConfig;
 use asma_model::burn::tensor::Device;
 use asma_model::classifier::AsmaClassifier;
 use asma_model::weights::load_module;
 use serde::{Deserialize, Serialize};
 
 pub use config::{DownstreamConfig, Protocol};
-use encodings::Encodings;
+use encodings::{Encodings, FrozenEncoders};
 use epochs::{read_json, resume_state, start_fresh, train_epochs, Carry, EpochPlan};
 use learners::{FineTune, Learner, LinearProbe};
 
@@ -215,10 +213,6 @@ pub fn run(
     let test_loader = Loader::new(test.clone(), loader_cfg(false))?;
     let train_samples = train_loader.num_samples();
     let parameters = model.num_params();
-    let adam = AdamConfig::new().with_weight_decay(
-        (cfg.optim.weight_decay > 0.0)
-            .then(|| WeightDecayConfig::new(cfg.optim.weight_decay as f32)),
-    );
     let mut learner: Box<dyn Learner> = match cfg.protocol {
         Protocol::Linear => {
             let AsmaClassifier {
@@ -226,13 +220,10 @@ pub fn run(
                 encoder_phi,
                 head,
             } = model;
-            // The frozen classifier's head is never used (it only tells tokens from pooled
-            // features). It must not be a clone of the trained head: burn's parameter clones
-            // share their state, and freezing one would stop the other from training.
-            let frozen = AsmaClassifier {
-                encoder_theta: encoder_theta.freeze(),
-                encoder_phi: encoder_phi.freeze(),
-                head: cfg.classifier().init_head(&ad).freeze(),
+            let frozen = FrozenEncoders {
+                theta: encoder_theta.freeze(),
+                phi: encoder_phi.freeze(),
+                tokens: head.align.is_some(),
             };
             let started = Instant::now();
             let train_enc = Encodings::new(&frozen, train_loader, cfg.optim.cache_mb, &ad)?;
@@ -250,7 +241,7 @@ pub fn run(
             Box::new(LinearProbe {
                 frozen,
                 head: Some(head),
-                optim: adam.init(),
+                optim: cfg.optim.adam().init(),
                 train: train_enc,
                 test: test_enc,
                 device: ad.clone(),
@@ -258,7 +249,8 @@ pub fn run(
         }
         Protocol::Finetune => Box::new(FineTune {
             model: Some(model),
-            optim: adam.init(),
+            teacher: None,
+            optim: cfg.optim.adam().init(),
             train: train_loader,
             test: test_loader,
             device: ad.clone(),
