@@ -340,3 +340,20 @@ fn stage_minutes(dir: &Path) -> Option<f64> {
 pub fn summary_markdown(cfg: &ExperimentConfig) -> Option<String> {
     std::fs::read_to_string(cfg.dir.join("summary.md")).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoders_from_and_a_pretrain_stage_exclude_each_other() {
+        let cfg = ExperimentConfig {
+            encoders_from: Some(PathBuf::from("runs/other")),
+            ..Default::default()
+        };
+        let e = run(&cfg, &AtomicBool::new(false), &|_| {}, &|_| {}, &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("encoders_from") && e.contains("pretrain"), "{e}");
+    }
+}

@@ -320,6 +320,14 @@ fn distillation_from_a_linear_teacher_resumes_exactly_and_checks_the_teacher() {
         std::fs::read_to_string(stopped.join("scores_last.csv")).unwrap()
     );
 
+    // Distillation weights out of range are refused, naming the keys.
+    let mut bad_kd = cfg.clone();
+    bad_kd.kd.alpha = 1.5;
+    let e = distill::run(&bad_kd, false, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("kd.alpha") && e.contains("1.5"), "{e}");
+
     // A teacher of another class count is refused by name.
     let mut wrong = cfg.clone();
     wrong.data.num_classes = 4;
