@@ -121,10 +121,9 @@ class StgcnEncoder(nn.Module):
     """PSTL's ST-GCN encoder (§3.3 layer table, §3.4 forward). Output (N, hidden_dim)."""
 
     def __init__(self, in_channels=3, hidden_channels=16, hidden_dim=256,
-                 edge_importance=True, dropout=0.5):
+                 edge_importance=True, dropout=0.5, layout=None):
         super().__init__()
         self.register_buffer('A', torch.tensor(Graph().A))
-        self.hidden_dim = hidden_dim
         V = self.A.shape[1]
         self.data_bn = nn.BatchNorm1d(in_channels * V)  # 75 channels, index v·3 + c
         h = hidden_channels
@@ -132,6 +131,11 @@ class StgcnEncoder(nn.Module):
         table = [(in_channels, h, 1), (h, h, 1), (h, h, 1), (h, h, 1), (h, 2 * h, 2),
                  (2 * h, 2 * h, 1), (2 * h, 2 * h, 1), (2 * h, 4 * h, 2), (4 * h, 4 * h, 1),
                  (4 * h, hidden_dim, 1)]
+        if layout:
+            # `[out, stride]` per block (the distillation student, §8), as StgcnEncoderConfig.layout.
+            widths = [in_channels] + [o for o, _ in layout]
+            table = [(widths[b], o, s) for b, (o, s) in enumerate(layout)]
+        self.hidden_dim = table[-1][1]
         self.st_gcn_networks = nn.ModuleList(
             StgcnBlock(i, o, s, dropout=0.0 if b == 0 else dropout, residual=b > 0)
             for b, (i, o, s) in enumerate(table))
@@ -274,6 +278,24 @@ class AsmaClassifier(nn.Module):
 
     def forward(self, x):
         return self.head.fc(self.features(x))
+
+
+def student_layout(depth=5):
+    """`StgcnEncoderConfig::student(depth)`: 32, 32, 64, 64, … at stride 1, then 64 at stride 2."""
+    widths = [32, 32, 64, 64, 64, 64, 64, 64, 64]
+    return [(w, 1) for w in widths[:depth - 1]] + [(64, 2)]
+
+
+class StudentClassifier(nn.Module):
+    """§8: the S5 student (or another depth) and its head. Keys: encoder.*, fc.*"""
+
+    def __init__(self, num_classes, depth=5):
+        super().__init__()
+        self.encoder = StgcnEncoder(layout=student_layout(depth))
+        self.fc = nn.Linear(self.encoder.hidden_dim, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.encoder(x))
 
 
 def count_params(module):

@@ -10,18 +10,34 @@ use serde::de::DeserializeOwned;
 
 /// Loads `T` from `file` (optional) with `sets` applied on top; `T`'s defaults fill the rest.
 pub fn load<T: DeserializeOwned>(file: Option<&Path>, sets: &[String]) -> Result<T> {
-    let mut table = match file {
+    match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config {}", path.display()))?;
-            if path.extension().is_some_and(|e| e == "json") {
-                serde_json::from_str::<toml::Table>(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-            } else {
-                text.parse::<toml::Table>()
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-            }
+            let json = path.extension().is_some_and(|e| e == "json");
+            load_text(Some((&text, json)), &path.display().to_string(), sets)
         }
+        None => load_text(None, "--set", sets),
+    }
+}
+
+/// Loads `T` from TOML `text` (a built-in configuration, named `what` in errors).
+pub fn load_str<T: DeserializeOwned>(text: &str, what: &str, sets: &[String]) -> Result<T> {
+    load_text(Some((text, false)), what, sets)
+}
+
+fn load_text<T: DeserializeOwned>(
+    text: Option<(&str, bool)>,
+    what: &str,
+    sets: &[String],
+) -> Result<T> {
+    let mut table = match text {
+        Some((text, true)) => {
+            serde_json::from_str::<toml::Table>(text).map_err(|e| anyhow::anyhow!("{what}: {e}"))?
+        }
+        Some((text, false)) => text
+            .parse::<toml::Table>()
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?,
         None => toml::Table::new(),
     };
     for set in sets {
@@ -35,9 +51,6 @@ pub fn load<T: DeserializeOwned>(file: Option<&Path>, sets: &[String]) -> Result
             .unwrap_or_else(|| toml::Value::String(value.to_string()));
         insert_dotted(&mut table, key.trim(), value).with_context(|| format!("--set {set}"))?;
     }
-    let what = file
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "--set".to_string());
     // serde_path_to_error names the key of a wrong type (`optim.epochs: invalid type …`);
     // through serde_json's Value, whose deserializer reports map keys to the tracker.
     let json = serde_json::to_value(&table).context("config values")?;

@@ -2,13 +2,17 @@
 //! Errors print with their cause chain and exit with code 2.
 
 mod bench_cmd;
+mod bench_edge;
 mod bench_ops;
 mod config;
 mod data_cmd;
 mod downstream_cmd;
+mod infer_cmd;
 mod interrupt;
 mod model_cmd;
 mod progress;
+mod quickstart_cmd;
+mod tsne_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +30,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole path on built-in synthetic data in minutes: synth → pre-train (joint) →
+    /// linear → distill → CPU latency, with one summary table.
+    Quickstart(QuickstartArgs),
     /// Datasets: generate, prepare, inspect.
     #[command(subcommand)]
     Data(DataCommand),
@@ -44,6 +51,13 @@ enum Command {
     Run(RunArgs),
     /// Features `(N, 256)` of an `(N, 3, T, 25, M)` array with a trained encoder.
     Embed(EmbedArgs),
+    /// Classify `.skeleton` / `.npy` files, or a stream of JSON frames on standard input,
+    /// with trained classifiers (fused when several) on the folded CPU path.
+    Infer(InferArgs),
+    /// t-SNE of the features of trained classifiers (e.g. teacher vs student) as one PNG.
+    Tsne(TsneArgs),
+    /// Export a trained classifier (student or teacher) for other runtimes.
+    Export(ExportArgs),
     /// Measurements with their baselines run in the same process.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -67,6 +81,12 @@ enum BenchCommand {
     Pretrain(BenchPretrainArgs),
     /// Forward and backward time of each operation of an ST-GCN block, next to PyTorch.
     Ops(BenchOpsArgs),
+    /// The edge table: 3s teacher and 3s student, parameters, MACs, batch-1 latency, peak
+    /// memory, FPS, single-threaded and all threads, next to PyTorch eager and ONNX Runtime.
+    Edge(BenchEdgeArgs),
+    /// One timing of `bench edge` in a fresh process (used by `bench edge`).
+    #[command(hide = true)]
+    EdgeWorker(EdgeWorkerArgs),
 }
 
 /// `asma data synth`.
@@ -233,6 +253,91 @@ pub struct EmbedArgs {
     pub device: String,
 }
 
+/// `asma infer`.
+#[derive(Args)]
+pub struct InferArgs {
+    /// A trained classifier's run directory (`asma distill`, `asma linear`, `asma finetune`);
+    /// repeat it to fuse several, e.g. the joint, motion and bone students.
+    #[arg(long = "model", value_name = "RUN_DIR", required = true)]
+    pub models: Vec<PathBuf>,
+    /// Raw NTU `.skeleton` files, or `(N, 3, T, 25, M)` `.npy` arrays of joint positions.
+    pub inputs: Vec<PathBuf>,
+    /// Read frames from standard input, one JSON line each (`[[x,y,z] × 25]` for one body,
+    /// `[[[x,y,z] × 25], [...]]` for two), and classify a sliding window.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Frames per window (`--stdin`).
+    #[arg(long, default_value_t = 50)]
+    pub window: usize,
+    /// Frames between predictions (`--stdin`).
+    #[arg(long, default_value_t = 10)]
+    pub hop: usize,
+    /// One weight per model for the fused logits (default: equal).
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f32>>,
+    /// Classes to print per prediction.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Threads per forward pass.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// One JSON object per prediction.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `asma quickstart`.
+#[derive(Args)]
+pub struct QuickstartArgs {
+    /// Another configuration (default: the built-in configs/quickstart.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one field, e.g. `--set dir=\"runs/qs\" --set distill.optim.epochs=8`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// `asma export`.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A trained classifier's run directory.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// Write an ONNX model (opset 17; input `skeleton` (N, 3, T, 25, M), output `logits`).
+    #[arg(long, value_name = "FILE")]
+    pub onnx: PathBuf,
+    /// Frames T of the exported input.
+    #[arg(long, default_value_t = 50)]
+    pub frames: usize,
+    /// Bodies M of the exported input.
+    #[arg(long, default_value_t = 2)]
+    pub persons: usize,
+}
+
+/// `asma tsne`.
+#[derive(Args)]
+pub struct TsneArgs {
+    /// Run directories of trained classifiers, one panel each (left to right).
+    #[arg(long = "model", value_name = "RUN_DIR", required = true)]
+    pub models: Vec<PathBuf>,
+    /// A prepared split folder (`val_position.npy`, `val_label.pkl`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// `val` or `train`.
+    #[arg(long, default_value = "val")]
+    pub split: String,
+    /// At most this many samples, evenly spaced over the split.
+    #[arg(long, default_value_t = 1000)]
+    pub max_samples: usize,
+    #[arg(long, default_value_t = 30.0)]
+    pub perplexity: f64,
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Output PNG; the coordinates go to the same name with `.csv`.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
 /// `asma data inspect`.
 #[derive(Args)]
 pub struct InspectArgs {
@@ -261,7 +366,42 @@ pub struct BenchDataArgs {
     pub json: bool,
 }
 
-/// `asma bench pretrain`.
+/// `asma bench edge`.
+#[derive(Args)]
+pub struct BenchEdgeArgs {
+    /// Teacher run directories (`asma linear` / `asma finetune`), one per stream (default:
+    /// the paper's configuration, fresh weights).
+    #[arg(long)]
+    pub teacher: Vec<PathBuf>,
+    /// Student run directories (`asma distill`), one per stream (default: S5, fresh weights).
+    #[arg(long)]
+    pub student: Vec<PathBuf>,
+    /// Timed batch-1 passes per measurement (after 3 warm-up passes); the median is reported.
+    #[arg(long, default_value_t = 30)]
+    pub reps: usize,
+    /// The "all threads" count (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Also run the models in PyTorch eager and ONNX Runtime with this interpreter.
+    #[arg(long)]
+    pub python: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct EdgeWorkerArgs {
+    #[arg(long = "model", required = true)]
+    pub models: Vec<PathBuf>,
+    #[arg(long)]
+    pub input: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    #[arg(long, default_value_t = 30)]
+    pub reps: usize,
+}
+
+/// `asma bench ops`.
 #[derive(Args)]
 pub struct BenchOpsArgs {
     /// Samples per batch (the tensors have 2·batch rows: persons folded in).
@@ -314,6 +454,7 @@ pub struct BenchPretrainArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Quickstart(a) => quickstart_cmd::run(a),
         Command::Data(DataCommand::Synth(a)) => data_cmd::synth(a),
         Command::Data(DataCommand::Prepare(a)) => data_cmd::prepare(a),
         Command::Data(DataCommand::Inspect(a)) => data_cmd::inspect(a),
@@ -324,9 +465,14 @@ fn main() -> ExitCode {
         Command::Fuse(a) => downstream_cmd::fuse_cmd(a),
         Command::Run(a) => downstream_cmd::run(a),
         Command::Embed(a) => model_cmd::embed(a),
+        Command::Infer(a) => infer_cmd::infer(a),
+        Command::Tsne(a) => tsne_cmd::run(a),
+        Command::Export(a) => infer_cmd::export(a),
         Command::Bench(BenchCommand::Data(a)) => bench_cmd::data(a),
         Command::Bench(BenchCommand::Pretrain(a)) => bench_cmd::pretrain(a),
         Command::Bench(BenchCommand::Ops(a)) => bench_ops::ops(a),
+        Command::Bench(BenchCommand::Edge(a)) => bench_edge::edge(a),
+        Command::Bench(BenchCommand::EdgeWorker(a)) => bench_edge::worker(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

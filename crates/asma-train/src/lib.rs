@@ -16,6 +16,7 @@ pub mod plot;
 pub mod pretrain;
 pub mod schedule;
 pub mod scores;
+pub mod tsne;
 
 pub use config::PretrainConfig;
 pub use error::TrainError;

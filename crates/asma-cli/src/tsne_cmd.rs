@@ -1,0 +1,87 @@
+//! `asma tsne`: t-SNE maps of the features of trained classifiers (e.g. teacher vs student,
+//! the paper's distillation figure) on a prepared split, side by side in one PNG, with the
+//! 2-D coordinates in a CSV beside it.
+
+use std::fmt::Write as _;
+
+use anyhow::{bail, Context, Result};
+use asma_data::labels::read_labels;
+use asma_data::npy::MmapNpy;
+use asma_infer::input::to_stream;
+use asma_infer::Classifier;
+use asma_train::plot::scatter_png;
+use asma_train::tsne::{tsne, TsneConfig};
+
+use crate::TsneArgs;
+
+pub fn run(a: TsneArgs) -> Result<()> {
+    let data = a.data.join(format!("{}_position.npy", a.split));
+    let label_file = a.data.join(format!("{}_label.pkl", a.split));
+    let npy = MmapNpy::open_skeleton(&data)?;
+    let labels = read_labels(&label_file)?;
+    if labels.len() != npy.len() {
+        bail!(
+            "{}: {} labels for {} samples in {}",
+            label_file.display(),
+            labels.len(),
+            npy.len(),
+            data.display()
+        );
+    }
+    // An evenly spaced subset keeps every class represented and the O(n²) map quick.
+    let n = npy.len().min(a.max_samples);
+    let picked: Vec<usize> = (0..n).map(|i| i * npy.len() / n).collect();
+    let classes = labels.labels.iter().max().map_or(1, |&c| c + 1);
+    let mut maps = Vec::new();
+    let mut csv = String::from("model,sample,label,x,y\n");
+    for dir in &a.models {
+        let model = Classifier::load(dir)
+            .and_then(|m| m.with_threads(a.threads))
+            .with_context(|| format!("loading {}", dir.display()))?;
+        let mut feats = Vec::new();
+        let mut dim = 0;
+        for &i in &picked {
+            let seq = npy.sequence(i)?;
+            let f = model.features(&to_stream(&seq, model.stream), seq.frames, seq.bodies)?;
+            dim = f.len();
+            feats.extend(f);
+        }
+        eprintln!("tsne: {} — {n} features of {dim}", dir.display());
+        let cfg = TsneConfig {
+            perplexity: a.perplexity.min((n as f64 - 1.0) / 3.0),
+            ..Default::default()
+        };
+        let points = tsne(&feats, n, dim, &cfg)?;
+        for (&i, p) in picked.iter().zip(&points) {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{}",
+                dir.display(),
+                labels.names[i],
+                labels.labels[i],
+                p[0],
+                p[1]
+            );
+        }
+        maps.push((dir.display().to_string(), points));
+    }
+    let picked_labels: Vec<usize> = picked.iter().map(|&i| labels.labels[i]).collect();
+    let panels: Vec<_> = maps
+        .iter()
+        .map(|(name, p)| (name.as_str(), p.as_slice(), picked_labels.as_slice()))
+        .collect();
+    scatter_png(&panels, classes, &a.out)?;
+    let csv_path = a.out.with_extension("csv");
+    std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
+    println!(
+        "{} ({} panels, left to right: {}) and {}",
+        a.out.display(),
+        maps.len(),
+        maps.iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        csv_path.display()
+    );
+    Ok(())
+}

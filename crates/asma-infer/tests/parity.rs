@@ -1,0 +1,140 @@
+//! The folded CPU path against the burn forward of `asma_model` (eval mode) on the same
+//! weights: student S5 and ASMa classifiers (cross-attention and averaging), with BatchNorm
+//! statistics and edge importances moved away from their initial values so that a folding
+//! mistake cannot hide behind γ = 1, β = μ = 0, σ² = 1.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use asma_infer::Classifier;
+use asma_model::burn::module::Module;
+use asma_model::burn::tensor::{Device, Tensor, TensorData};
+use asma_model::classifier::Fusion;
+use asma_model::student::StudentConfig;
+use asma_model::weights::{read_tensors, save_module, write_safetensors};
+use common::{classifier_run, input, student_run};
+
+fn burn_logits(forward: impl Fn(Tensor<5>) -> Tensor<2>, x: &[f32], shape: [usize; 5]) -> Vec<f32> {
+    let t = Tensor::<5>::from_data(TensorData::new(x.to_vec(), shape), &Device::flex());
+    forward(t).into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn compare(model: &Classifier, x: &[f32], shape: [usize; 5], expected: &[f32]) -> f32 {
+    let [n, _, t, _, m] = shape;
+    let per = x.len() / n;
+    let c = model.num_classes;
+    let mut worst = 0.0f32;
+    for i in 0..n {
+        let got = model.logits(&x[i * per..(i + 1) * per], t, m).unwrap();
+        for (g, e) in got.iter().zip(&expected[i * c..(i + 1) * c]) {
+            worst = worst.max((g - e).abs());
+        }
+    }
+    worst
+}
+
+#[test]
+fn student_logits_equal_burn_within_1e4() {
+    let dir = tempfile::tempdir().unwrap();
+    for depth in [5, 3] {
+        let model = student_run(dir.path(), depth, 7);
+
+        let (x, shape) = input(2, 30);
+        let model = model.valid();
+        let expected = burn_logits(|x| model.forward(x), &x, shape);
+        for threads in [1, 2] {
+            let folded = Classifier::load(dir.path())
+                .unwrap()
+                .with_threads(threads)
+                .unwrap();
+            assert!(folded.is_student());
+            assert_eq!(folded.num_params(), model.num_params());
+            let worst = compare(&folded, &x, shape, &expected);
+            assert!(
+                worst < 1e-4,
+                "depth {depth}, {threads} threads: max |Δ| {worst}"
+            );
+            // The cached absent body gives the same answer the second time.
+            assert!(compare(&folded, &x, shape, &expected) < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn classifier_logits_equal_burn_within_1e4() {
+    let dir = tempfile::tempdir().unwrap();
+    for fusion in [Fusion::CrossAttention, Fusion::Average] {
+        let model = classifier_run(dir.path(), fusion, 5);
+
+        let (x, shape) = input(2, 24);
+        let model = model.valid();
+        let expected = burn_logits(|x| model.forward(x), &x, shape);
+        let folded = Classifier::load(dir.path())
+            .unwrap()
+            .with_threads(2)
+            .unwrap();
+        assert_eq!(folded.num_params(), model.num_params());
+        let worst = compare(&folded, &x, shape, &expected);
+        assert!(worst < 1e-4, "{fusion:?}: max |Δ| {worst}");
+    }
+}
+
+#[test]
+fn s5_costs_the_papers_macs() {
+    // METHOD.md §8: 181,205 parameters and 0.420 G MACs per stream (T = 50, M = 2).
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StudentConfig {
+        num_classes: 60,
+        ..Default::default()
+    };
+    save_module(
+        &cfg.init(&Device::flex()),
+        &dir.path().join("student.safetensors"),
+    )
+    .unwrap();
+    let config = serde_json::json!({"data": {"stream": "joint", "num_classes": 60}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let s5 = Classifier::load(dir.path()).unwrap();
+    assert_eq!(s5.num_params(), 181_205 + 64 * 60 + 60);
+    let gmacs = s5.macs(50, 2) as f64 / 1e9;
+    assert!((gmacs - 0.420).abs() < 0.0005, "{gmacs} GMACs");
+}
+
+#[test]
+fn truncated_or_foreign_model_files_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StudentConfig::default();
+    let file = dir.path().join("student.safetensors");
+    save_module(&cfg.init(&Device::flex()), &file).unwrap();
+    let config = serde_json::json!({"data": {"stream": "joint", "num_classes": 60}, "student": {"depth": 5}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+
+    std::fs::write(&file, &bytes[..bytes.len() - 100]).unwrap();
+    let msg = Classifier::load(dir.path()).err().unwrap().to_string();
+    assert!(
+        msg.contains("student.safetensors") && msg.contains("truncated"),
+        "{msg}"
+    );
+
+    // Another layout: the file of a depth-5 student read as depth 7.
+    std::fs::write(&file, &bytes).unwrap();
+    let config = serde_json::json!({"data": {"stream": "joint", "num_classes": 60}, "student": {"depth": 7}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let msg = Classifier::load(dir.path()).err().unwrap().to_string();
+    assert!(msg.contains("another layout"), "{msg}");
+
+    let mut tensors = BTreeMap::new();
+    tensors.insert(
+        "x".to_string(),
+        read_tensors(&file).unwrap().remove("fc.bias").unwrap(),
+    );
+    std::fs::write(&file, write_safetensors(&tensors)).unwrap();
+    let msg = Classifier::load(dir.path()).err().unwrap().to_string();
+    assert!(msg.contains("no tensor 'encoder.data_bn.weight'"), "{msg}");
+
+    std::fs::write(&file, b"not a model").unwrap();
+    let msg = Classifier::load(dir.path()).err().unwrap().to_string();
+    assert!(msg.contains("safetensors"), "{msg}");
+}
