@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use asma_data::npy::{write_npy_f32, MmapNpy};
 use asma_data::stream::Stream;
 use asma_infer::input::to_stream;
-use asma_infer::Classifier;
+use asma_infer::{Classifier, Ensemble};
 use asma_model::burn::tensor::Device;
 use asma_model::classifier::ClassifierConfig;
 use asma_model::student::StudentConfig;
@@ -93,19 +93,20 @@ struct Row {
 /// `asma bench edge-worker`: times one model set in this fresh process; prints JSON.
 pub fn worker(a: EdgeWorkerArgs) -> Result<()> {
     let before = proc_kb("VmRSS");
-    let models: Vec<Classifier> = a
+    let models: Vec<(Classifier, f32)> = a
         .models
         .iter()
-        .map(|d| Classifier::load(d).and_then(|m| m.with_threads(a.threads)))
+        .map(|d| Classifier::load(d).map(|m| (m, 1.0)))
         .collect::<Result<_, _>>()?;
+    let n = models.len();
+    // The same path as `asma infer`: several models run side by side on all threads.
+    let ensemble = Ensemble::new(models, a.threads)?;
     let npy = MmapNpy::open(&a.input)?;
-    let xs: Vec<Vec<f32>> = (0..models.len())
+    let xs: Vec<Vec<f32>> = (0..n)
         .map(|i| npy.row_to_f32(i).map(|r| r.into_owned()))
         .collect::<Result<_, _>>()?;
     let run = || -> Result<()> {
-        for (m, x) in models.iter().zip(&xs) {
-            std::hint::black_box(m.logits(x, FRAMES, PERSONS)?);
-        }
+        std::hint::black_box(ensemble.logits_of(&xs, FRAMES, PERSONS)?);
         Ok(())
     };
     for _ in 0..3 {

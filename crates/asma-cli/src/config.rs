@@ -81,9 +81,12 @@ fn insert_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Resu
 
 /// The configuration of a training run: from `--config` (TOML or JSON), or for
 /// `--resume RUN_DIR` from the run's `config.json` with `run.dir` set to it; `--set` values,
-/// then `extra`, apply on top.
+/// then `--devices` (as `run.devices`), then `extra`, apply on top.
 pub fn load_run<T: DeserializeOwned>(args: &crate::RunFileArgs, extra: &[String]) -> Result<T> {
     let mut sets = args.sets.clone();
+    if let Some(devices) = &args.devices {
+        sets.push(devices_set(devices));
+    }
     let file = match (&args.config, &args.resume) {
         (Some(f), _) => f.clone(),
         (None, Some(run)) => run.join("config.json"),
@@ -96,9 +99,32 @@ pub fn load_run<T: DeserializeOwned>(args: &crate::RunFileArgs, extra: &[String]
     load(Some(&file), &sets)
 }
 
+/// `--devices a,b` as the `--set` it stands for: `run.devices=["a","b"]`.
+fn devices_set(devices: &[String]) -> String {
+    let quoted: Vec<String> = devices.iter().map(|d| format!("{:?}", d.trim())).collect();
+    format!("run.devices=[{}]", quoted.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_flag_becomes_a_run_devices_list() {
+        #[derive(serde::Deserialize, Debug, PartialEq, Default)]
+        #[serde(default, deny_unknown_fields)]
+        struct Run {
+            devices: Vec<String>,
+        }
+        #[derive(serde::Deserialize, Debug, PartialEq, Default)]
+        #[serde(default, deny_unknown_fields)]
+        struct Cfg {
+            run: Run,
+        }
+        let set = devices_set(&["cpu".into(), " cuda:1".into()]);
+        let c: Cfg = load(None, &[set]).unwrap();
+        assert_eq!(c.run.devices, ["cpu", "cuda:1"]);
+    }
 
     #[derive(serde::Deserialize, Debug, PartialEq)]
     #[serde(default, deny_unknown_fields)]

@@ -22,7 +22,6 @@ fn ensemble(a: &InferArgs) -> Result<Ensemble> {
     let mut models = Vec::new();
     for (dir, w) in a.models.iter().zip(weights) {
         let model = Classifier::load(dir)
-            .and_then(|m| m.with_threads(a.threads))
             .with_context(|| format!("loading the model of {}", dir.display()))?;
         eprintln!(
             "model {}: {} of the {} stream, {} classes, {} parameters",
@@ -34,7 +33,7 @@ fn ensemble(a: &InferArgs) -> Result<Ensemble> {
         );
         models.push((model, w));
     }
-    Ok(Ensemble::new(models)?)
+    Ok(Ensemble::new(models, a.threads)?)
 }
 
 fn text(top: &[Ranked]) -> String {

@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod bench_edge;
+mod bench_loader;
 mod bench_ops;
 mod config;
 mod data_cmd;
@@ -84,6 +85,9 @@ enum BenchCommand {
     /// The edge table: 3s teacher and 3s student, parameters, MACs, batch-1 latency, peak
     /// memory, FPS, single-threaded and all threads, next to PyTorch eager and ONNX Runtime.
     Edge(BenchEdgeArgs),
+    /// Samples/s of the pre-training loader alone (six views per batch, no model) over an
+    /// epoch of a memory-mapped split, with its resident memory, against 5× a GPU step.
+    Loader(BenchLoaderArgs),
     /// One timing of `bench edge` in a fresh process (used by `bench edge`).
     #[command(hide = true)]
     EdgeWorker(EdgeWorkerArgs),
@@ -170,6 +174,11 @@ pub struct RunFileArgs {
     /// Print one JSON object per epoch (and the result) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Data-parallel training: split every batch over these devices, main first, e.g.
+    /// `--devices cuda:0,cuda:1` (`cpu,cpu` runs replicas on the one CPU); sets
+    /// `run.devices`. Not for `asma linear`.
+    #[arg(long, value_delimiter = ',', value_name = "DEVICE,...")]
+    pub devices: Option<Vec<String>>,
 }
 
 #[derive(Args)]
@@ -389,6 +398,43 @@ pub struct BenchEdgeArgs {
     pub json: bool,
 }
 
+/// `asma bench loader`.
+#[derive(Args)]
+pub struct BenchLoaderArgs {
+    /// A prepared split folder (`train_position.npy`, `train_label.pkl`); default: an
+    /// NTU-sized file generated in a temporary folder and removed afterwards.
+    #[arg(long, conflicts_with_all = ["samples", "scratch"])]
+    pub data: Option<PathBuf>,
+    /// Samples of the generated file (default: NTU-60 xsub train; 1.2 GB).
+    #[arg(long, default_value_t = 40_091)]
+    pub samples: usize,
+    /// Write the generated file under this folder instead of the system's temporary one.
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
+    /// Samples per batch (default: the configuration's `optim.batch_size`, 128).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Stop after this many batches (default: one epoch).
+    #[arg(long)]
+    pub batches: Option<usize>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// A pre-training configuration whose loader to run (default: the paper's).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one field, e.g. `--set data.stream=bone`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Seconds of the GPU step the loader must feed, at batch 128 (default: PyTorch CUDA on
+    /// an H200, BENCHMARKS.md); the target is 5× its samples/s.
+    #[arg(long, default_value_t = 0.079)]
+    pub gpu_step_s: f64,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Args)]
 pub struct EdgeWorkerArgs {
     #[arg(long = "model", required = true)]
@@ -472,6 +518,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Pretrain(a)) => bench_cmd::pretrain(a),
         Command::Bench(BenchCommand::Ops(a)) => bench_ops::ops(a),
         Command::Bench(BenchCommand::Edge(a)) => bench_edge::edge(a),
+        Command::Bench(BenchCommand::Loader(a)) => bench_loader::loader(a),
         Command::Bench(BenchCommand::EdgeWorker(a)) => bench_edge::worker(a),
     };
     match result {

@@ -1,50 +1,26 @@
 //! `asma quickstart`: synthetic data → pre-training (joint) → linear evaluation → distillation
 //! → CPU latency, from `configs/quickstart.toml` (built in), printing one summary table.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use asma_data::prepare::{self, PrepareOptions};
 use asma_data::splits::{Benchmark, Dataset};
-use asma_data::synth::{self, SynthConfig};
+use asma_data::synth;
 use asma_infer::input::to_stream;
 use asma_infer::Classifier;
 use asma_train::checkpoint::RunDir;
-use asma_train::config::PretrainConfig;
-use asma_train::downstream::distill::{self, DistillConfig};
-use asma_train::downstream::{self, result_path, DownstreamConfig, Protocol, RunResult};
+use asma_train::downstream::distill;
+use asma_train::downstream::{self, result_path, Protocol, RunResult};
 use asma_train::pretrain;
-use serde::{Deserialize, Serialize};
+use asma_train::quickstart::QuickstartConfig;
 
 use crate::progress::Progress as Bar;
 use crate::QuickstartArgs;
 
 /// The built-in configuration.
 const DEFAULT: &str = include_str!("../../../configs/quickstart.toml");
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct QuickstartConfig {
-    dir: PathBuf,
-    synth: SynthConfig,
-    /// Templates: data folders, streams, run directories and `init.from` are filled in.
-    pretrain: PretrainConfig,
-    linear: DownstreamConfig,
-    distill: DistillConfig,
-}
-
-impl Default for QuickstartConfig {
-    fn default() -> Self {
-        QuickstartConfig {
-            dir: PathBuf::from("runs/quickstart"),
-            synth: SynthConfig::default(),
-            pretrain: PretrainConfig::default(),
-            linear: DownstreamConfig::default(),
-            distill: DistillConfig::default(),
-        }
-    }
-}
 
 fn minutes(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() / 60.0

@@ -52,6 +52,12 @@ pub fn run(a: TsneArgs) -> Result<()> {
             ..Default::default()
         };
         let points = tsne(&feats, n, dim, &cfg)?;
+        let picked_labels: Vec<usize> = picked.iter().map(|&i| labels.labels[i]).collect();
+        println!(
+            "{}: same-class nearest neighbour in the map {:.1}%",
+            dir.display(),
+            100.0 * same_class_neighbours(&points, &picked_labels)
+        );
         for (&i, p) in picked.iter().zip(&points) {
             let _ = writeln!(
                 csv,
@@ -84,4 +90,27 @@ pub fn run(a: TsneArgs) -> Result<()> {
         csv_path.display()
     );
     Ok(())
+}
+
+/// The share of points whose nearest neighbour in the 2-D map has their class: how compact
+/// and separated the clusters are, as one number to compare panels by.
+fn same_class_neighbours(points: &[[f32; 2]], labels: &[usize]) -> f64 {
+    let hits = points
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| {
+            let nearest = points
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .min_by(|a, b| dist(p, a.1).total_cmp(&dist(p, b.1)))
+                .map(|(j, _)| j);
+            nearest.is_some_and(|j| labels[j] == labels[i])
+        })
+        .count();
+    hits as f64 / points.len().max(1) as f64
+}
+
+fn dist(a: &[f32; 2], b: &[f32; 2]) -> f32 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
 }

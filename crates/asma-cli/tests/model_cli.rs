@@ -96,6 +96,8 @@ fn every_shipped_config_parses() {
                     toml::from_str::<asma_train::downstream::DownstreamConfig>(&text).err()
                 } else if name.starts_with("distill_") {
                     toml::from_str::<asma_train::downstream::distill::DistillConfig>(&text).err()
+                } else if name == "quickstart.toml" {
+                    toml::from_str::<asma_train::quickstart::QuickstartConfig>(&text).err()
                 } else if p.parent().unwrap().ends_with("experiments") {
                     toml::from_str::<asma_train::experiment::ExperimentConfig>(&text).err()
                 } else {

@@ -9,7 +9,72 @@ use crate::input::to_stream;
 use crate::model::Classifier;
 
 pub struct Ensemble {
-    pub models: Vec<(Classifier, f32)>,
+    models: Vec<(Classifier, f32)>,
+    /// Runs the models side by side when there are several and more than one thread.
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Ensemble {
+    /// Models with their weights (all with the same classes), on `threads` threads: one model
+    /// uses them inside its GEMMs; several run side by side on one thread each, which keeps
+    /// every core busy on the small matrices of batch-1 inference.
+    pub fn new(models: Vec<(Classifier, f32)>, threads: usize) -> Result<Self> {
+        let first = models
+            .first()
+            .ok_or_else(|| InferError::Config("no model given".into()))?;
+        let c = first.0.num_classes;
+        if let Some((m, _)) = models.iter().find(|(m, _)| m.num_classes != c) {
+            return Err(InferError::Config(format!(
+                "models of {c} and {} classes cannot be fused",
+                m.num_classes
+            )));
+        }
+        let threads = threads.max(1);
+        let side_by_side = models.len() > 1 && threads > 1;
+        let per_model = if side_by_side { 1 } else { threads };
+        let models = models
+            .into_iter()
+            .map(|(m, w)| m.with_threads(per_model).map(|m| (m, w)))
+            .collect::<Result<Vec<_>>>()?;
+        let pool = side_by_side
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
+            .transpose()
+            .map_err(|e| InferError::Config(format!("cannot start {threads} threads: {e}")))?;
+        Ok(Ensemble { models, pool })
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.models[0].0.num_classes
+    }
+
+    pub fn models(&self) -> impl Iterator<Item = &Classifier> {
+        self.models.iter().map(|(m, _)| m)
+    }
+
+    /// Fused logits of a `(3, T, 25, M)` sequence of joint positions.
+    pub fn logits(&self, seq: &Sequence) -> Result<Vec<f32>> {
+        let inputs: Vec<Vec<f32>> = self.models().map(|m| to_stream(seq, m.stream)).collect();
+        self.logits_of(&inputs, seq.frames, seq.bodies)
+    }
+
+    /// Fused logits from each model's own input `(3, T, 25, M)` (already in its stream).
+    pub fn logits_of(&self, inputs: &[Vec<f32>], t: usize, m: usize) -> Result<Vec<f32>> {
+        let run = |i: usize| self.models[i].0.logits(&inputs[i], t, m);
+        let each: Vec<Result<Vec<f32>>> = match &self.pool {
+            Some(pool) => {
+                use rayon::prelude::*;
+                pool.install(|| (0..self.models.len()).into_par_iter().map(run).collect())
+            }
+            None => (0..self.models.len()).map(run).collect(),
+        };
+        let mut fused = vec![0.0; self.num_classes()];
+        for (logits, (_, w)) in each.into_iter().zip(&self.models) {
+            for (f, l) in fused.iter_mut().zip(logits?) {
+                *f += w * l;
+            }
+        }
+        Ok(fused)
+    }
 }
 
 /// A class and its scores.
@@ -22,40 +87,6 @@ pub struct Ranked {
     /// Softmax of the fused logits.
     pub prob: f32,
     pub logit: f32,
-}
-
-impl Ensemble {
-    /// Models with their weights; all must have the same classes.
-    pub fn new(models: Vec<(Classifier, f32)>) -> Result<Self> {
-        let first = models
-            .first()
-            .ok_or_else(|| InferError::Config("no model given".into()))?;
-        let c = first.0.num_classes;
-        if let Some((m, _)) = models.iter().find(|(m, _)| m.num_classes != c) {
-            return Err(InferError::Config(format!(
-                "models of {c} and {} classes cannot be fused",
-                m.num_classes
-            )));
-        }
-        Ok(Ensemble { models })
-    }
-
-    pub fn num_classes(&self) -> usize {
-        self.models[0].0.num_classes
-    }
-
-    /// Fused logits of a `(3, T, 25, M)` sequence of joint positions.
-    pub fn logits(&self, seq: &Sequence) -> Result<Vec<f32>> {
-        let mut fused = vec![0.0; self.num_classes()];
-        for (model, w) in &self.models {
-            let x = to_stream(seq, model.stream);
-            let logits = model.logits(&x, seq.frames, seq.bodies)?;
-            for (f, l) in fused.iter_mut().zip(logits) {
-                *f += w * l;
-            }
-        }
-        Ok(fused)
-    }
 }
 
 /// The `k` best classes of `logits`.

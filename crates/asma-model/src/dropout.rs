@@ -6,30 +6,37 @@
 //! scaled, and applied in one multiplication. Same distribution (keep with probability
 //! `1 − p`, scale by `1/(1 − p)`), and reproducible: the draws are a function of the seed set
 //! with [`reseed`] (the training loops reseed every step) and the call order, whatever the
-//! thread count. Other devices keep burn's own dropout, whose masks are drawn on the device.
+//! thread count. The seed and the call counter are per thread: data-parallel training runs
+//! its replicas on threads of their own, each reseeded for its shard, so their draws do not
+//! depend on how the threads interleave. Other devices keep burn's own dropout, whose masks
+//! are drawn on the device.
 
-use std::sync::Mutex;
+use std::cell::Cell;
 
 use burn::backend::DispatchDevice;
 use burn::nn::Dropout;
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-/// (seed, masks drawn since the seed was set).
-static STATE: Mutex<(u64, u64)> = Mutex::new((0, 0));
+thread_local! {
+    /// (seed, masks drawn since the seed was set), of this thread.
+    static STATE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
 
 /// Elements per independently seeded chunk (the unit of parallel work).
 const CHUNK: usize = 1 << 15;
 
-/// Restarts the mask sequence from `seed`.
+/// Restarts this thread's mask sequence from `seed`.
 pub fn reseed(seed: u64) {
-    *STATE.lock().unwrap_or_else(|e| e.into_inner()) = (seed, 0);
+    STATE.with(|s| s.set((seed, 0)));
 }
 
 fn next_stream() -> u64 {
-    let mut s = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    s.1 += 1;
-    mix(s.0 ^ mix(s.1))
+    STATE.with(|s| {
+        let (seed, n) = s.get();
+        s.set((seed, n + 1));
+        mix(seed ^ mix(n + 1))
+    })
 }
 
 /// SplitMix64's finaliser: a bijective scramble of a 64-bit value.

@@ -8,8 +8,10 @@ use asma_data::augment::{pstl_pretrain, Transform};
 use asma_data::mask::{FrameMask, JointMask, MaskConfig};
 use asma_data::stream::Stream;
 use asma_model::asma::AsmaModelConfig;
+use asma_model::burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::error::TrainError;
 use crate::schedule::WarmupCosine;
 
 /// `asma pretrain`'s configuration.
@@ -171,6 +173,12 @@ pub struct RunConfig {
     pub seed: u64,
     /// `cpu` (burn flex) or `gpu` (burn wgpu, with the `vulkan` feature).
     pub device: String,
+    /// Data-parallel training (pretrain, finetune, distill) over these devices, e.g.
+    /// `["cuda:0", "cuda:1"]`; the first is the main device (parameters, optimiser state,
+    /// evaluation). Empty: `device` alone. `"cpu"` may repeat (replicas on the one CPU
+    /// device, which is how the tests check the gradient averaging); see [`crate::parallel`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
     /// Batches built ahead by the loader.
     pub prefetch: usize,
 }
@@ -181,8 +189,44 @@ impl Default for RunConfig {
             dir: PathBuf::from("runs/pretrain"),
             seed: 1,
             device: "cpu".into(),
+            devices: Vec::new(),
             prefetch: 2,
         }
+    }
+}
+
+impl RunConfig {
+    /// The device names in use: `devices`, or `[device]` when it is empty.
+    pub fn device_names(&self) -> Vec<String> {
+        match self.devices.is_empty() {
+            true => vec![self.device.clone()],
+            false => self.devices.clone(),
+        }
+    }
+
+    /// The training devices (plain, not autodiff), main device first, checked: every name
+    /// selectable, no device twice except the CPU, at least one sample per device in a batch
+    /// of `batch_size`.
+    pub fn resolve_devices(&self, batch_size: usize) -> Result<Vec<Device>, TrainError> {
+        let names = self.device_names();
+        let mut devices: Vec<Device> = Vec::with_capacity(names.len());
+        for name in &names {
+            let d = asma_model::device::select(name).map_err(TrainError::Model)?;
+            if devices.contains(&d) && d != Device::flex() {
+                return Err(TrainError::Config(format!(
+                    "run.devices: '{name}' is listed twice (only cpu may repeat)"
+                )));
+            }
+            devices.push(d);
+        }
+        if batch_size < devices.len() {
+            return Err(TrainError::Config(format!(
+                "run.devices: {} devices need optim.batch_size ≥ {} (got {batch_size})",
+                devices.len(),
+                devices.len()
+            )));
+        }
+        Ok(devices)
     }
 }
 
@@ -231,5 +275,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lrr"), "{e}");
+    }
+
+    #[test]
+    fn device_lists_resolve_or_fail_naming_the_problem() {
+        let mut r = RunConfig::default();
+        assert_eq!(r.device_names(), ["cpu"]);
+        assert_eq!(r.resolve_devices(1).unwrap().len(), 1);
+        r.devices = vec!["cpu".into(), "cpu".into()];
+        assert_eq!(r.resolve_devices(2).unwrap().len(), 2);
+        let e = r.resolve_devices(1).unwrap_err().to_string();
+        assert!(e.contains("batch_size ≥ 2"), "{e}");
+        r.devices = vec!["cpu".into(), "tpu:3".into()];
+        let e = r.resolve_devices(8).unwrap_err().to_string();
+        assert!(e.contains("tpu:3"), "{e}");
+        // Not written when unset, so older runs' config.json files are unchanged.
+        let json = serde_json::to_string(&RunConfig::default()).unwrap();
+        assert!(!json.contains("devices"), "{json}");
     }
 }

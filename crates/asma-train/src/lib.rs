@@ -12,8 +12,12 @@ pub mod experiment;
 pub mod features;
 pub mod knn;
 pub mod metrics;
+pub mod parallel;
+#[cfg(test)]
+mod parallel_tests;
 pub mod plot;
 pub mod pretrain;
+pub mod quickstart;
 pub mod schedule;
 pub mod scores;
 pub mod tsne;

@@ -7,6 +7,10 @@
 //! is reseeded per step from (seed, step), and the checkpoint holds the parameters, the
 //! BatchNorm statistics and Adam's moments by parameter id. So `E` epochs in one go and
 //! `k` epochs + resume give the same losses.
+//!
+//! With several `run.devices` each batch is split over them ([`crate::parallel`]): every
+//! shard computes its own Barlow Twins loss over its samples (as DDP without an all-gather),
+//! weighted by its share of the batch; one device is the loss above, unchanged.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +37,7 @@ use crate::error::TrainError;
 use crate::features::{extract, to_tensor};
 use crate::knn::knn_top1;
 use crate::metrics::MetricsLog;
+use crate::parallel;
 
 /// k-NN top-1 of f_θ, f_φ and their concatenation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -122,6 +127,22 @@ fn views(cfg: &PretrainConfig) -> Vec<ViewConfig> {
         .collect()
 }
 
+/// The loader settings of pre-training with `cfg`: batches of `optim.batch_size`, shuffled
+/// by `run.seed`, six views per batch (θ's anchor, temporal-masked and spatial-masked views,
+/// then φ's), each with `augment`. `asma bench loader` measures this same loader.
+pub fn loader_config(cfg: &PretrainConfig) -> LoaderConfig {
+    LoaderConfig {
+        batch_size: cfg.optim.batch_size,
+        shuffle: true,
+        drop_last: false,
+        seed: cfg.run.seed,
+        stream: cfg.data.stream,
+        prefetch: cfg.run.prefetch,
+        mask: cfg.masking.sizes,
+        views: views(cfg),
+    }
+}
+
 fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
     for (name, m) in [("theta", cfg.masking.theta), ("phi", cfg.masking.phi)] {
         if m.frame == FrameMask::None && m.joint == JointMask::None {
@@ -147,7 +168,15 @@ pub fn pretrain(
     check(cfg)?;
     let run = RunDir::new(&cfg.run.dir);
     std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
-    let base = device(&cfg.run.device)?;
+    let devices = cfg.run.resolve_devices(cfg.optim.batch_size)?;
+    if devices.len() > 1 && cfg.optim.batch_size < 2 * devices.len() {
+        return Err(TrainError::Config(format!(
+            "run.devices: pre-training on {} devices needs optim.batch_size ≥ {} (each shard's Barlow Twins loss standardises over its own samples)",
+            devices.len(),
+            2 * devices.len()
+        )));
+    }
+    let base = devices[0].clone();
     let ad = base.clone().autodiff();
 
     let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
@@ -160,19 +189,7 @@ pub fn pretrain(
             Part::Val,
         )?)),
     };
-    let loader = Loader::new(
-        train.clone(),
-        LoaderConfig {
-            batch_size: cfg.optim.batch_size,
-            shuffle: true,
-            drop_last: false,
-            seed: cfg.run.seed,
-            stream: cfg.data.stream,
-            prefetch: cfg.run.prefetch,
-            mask: cfg.masking.sizes,
-            views: views(cfg),
-        },
-    )?;
+    let loader = Loader::new(train.clone(), loader_config(cfg))?;
 
     ad.seed(cfg.run.seed);
     let mut model: AsmaPretrainModel = cfg.model.init(&ad);
@@ -233,51 +250,39 @@ pub fn pretrain(
         let (mut seen_batches, mut samples) = (0usize, 0usize);
         for b in state.batch..batches {
             let batch = loader.batch(epoch as u64, &order, b)?;
-            seed_step(&ad, cfg.run.seed, state.step);
             let samples_in_batch = batch.samples.len();
-            // Views in the order of `views()`: θ anchor, temporal, spatial, then φ's.
-            let branch = |v: &mut std::vec::IntoIter<asma_data::loader::View>| {
-                let (a, t, s) = (v.next().unwrap(), v.next().unwrap(), v.next().unwrap());
-                let keep_joints = s.joints.kept.clone();
-                BranchViews {
-                    anchor: to_tensor(a, &ad),
-                    temporal: to_tensor(t, &ad),
-                    spatial: to_tensor(s, &ad),
-                    keep_joints,
-                }
+            let non_finite = |value, step| TrainError::NonFinite {
+                epoch,
+                step,
+                value,
+                run: run.root.clone(),
             };
-            let mut views = batch.views.into_iter();
-            let lt = model.theta.loss(branch(&mut views));
-            let lp = model.phi.loss(branch(&mut views));
-            let total = lt.total.clone() + lp.total.clone();
-            // One read-back for the five logged numbers: each read waits for the device.
-            let logged = Tensor::cat(
-                vec![
-                    total.clone().detach(),
-                    lt.anchor_temporal.detach(),
-                    lt.anchor_spatial.detach(),
-                    lp.anchor_temporal.detach(),
-                    lp.anchor_spatial.detach(),
-                ],
-                0,
-            );
-            let parts: Vec<f32> = logged
-                .into_data()
-                .try_into_vec::<f32>()
-                .map_err(|e| TrainError::Config(format!("reading the loss: {e:?}")))?;
+            let parts: Vec<f64> = if devices.len() > 1 {
+                let (m, parts) = step_parallel(
+                    model,
+                    &mut optim,
+                    lr,
+                    &devices,
+                    &batch,
+                    (cfg.run.seed, state.step),
+                    &non_finite,
+                )?;
+                model = m;
+                parts
+            } else {
+                seed_step(&ad, cfg.run.seed, state.step);
+                let (total, logged) = batch_loss(&model, batch.views, &ad);
+                let parts = read_parts(logged)?;
+                if !parts[0].is_finite() {
+                    return Err(non_finite(parts[0], state.step));
+                }
+                let grads = GradientsParams::from_grads(total.backward(), &model);
+                model = optim.step(lr, model, grads);
+                parts.into_iter().map(f64::from).collect()
+            };
             let value = parts[0];
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite {
-                    epoch,
-                    step: state.step,
-                    value,
-                    run: run.root.clone(),
-                });
-            }
-            let grads = GradientsParams::from_grads(total.backward(), &model);
-            model = optim.step(lr, model, grads);
             for (s, p) in sums.iter_mut().zip(parts) {
-                *s += p as f64;
+                *s += p;
             }
             seen_batches += 1;
             samples += samples_in_batch;
@@ -287,7 +292,7 @@ pub fn pretrain(
                 epoch,
                 batch: b,
                 batches,
-                loss: value as f64,
+                loss: value,
             });
             if stop.load(Ordering::SeqCst) && state.batch < batches {
                 save_checkpoint(&run, &model, &optim, state)?;
@@ -345,6 +350,87 @@ pub fn pretrain(
         interrupted: false,
         last,
     })
+}
+
+/// One data-parallel step of `batch` over `devices` ([`crate::parallel`]): each shard of at
+/// least two samples computes its own Barlow Twins loss, weighted by its share of the batch,
+/// with dropout drawn from (seed, step, shard). Returns the updated model and the five logged
+/// parts (shard-weighted sums); a shard's non-finite loss is `non_finite(value, step)`.
+pub(crate) fn step_parallel(
+    model: AsmaPretrainModel,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    devices: &[Device],
+    batch: &asma_data::loader::Batch,
+    (seed, step): (u64, usize),
+    non_finite: &(dyn Fn(f32, usize) -> TrainError + Sync),
+) -> Result<(AsmaPretrainModel, Vec<f64>), TrainError> {
+    let shards = parallel::shards(batch.samples.len(), devices.len(), 2);
+    let shard_step = |m: &AsmaPretrainModel,
+                      shard: &parallel::Shard,
+                      dev: &Device|
+     -> Result<(Tensor<1>, Vec<f64>), TrainError> {
+        parallel::seed_shard(dev, seed, step, shard.index);
+        let views = batch
+            .views
+            .iter()
+            .map(|v| parallel::view_rows(v, shard.rows.clone()))
+            .collect();
+        let (total, logged) = batch_loss(m, views, dev);
+        let parts = read_parts(logged)?;
+        if !parts[0].is_finite() {
+            return Err(non_finite(parts[0], step));
+        }
+        let w = shard.weight;
+        let parts = parts.iter().map(|&p| p as f64 * w).collect();
+        Ok((total.mul_scalar(w), parts))
+    };
+    let (model, outs) = parallel::step(model, optim, lr, devices, &shards, shard_step)?;
+    let parts = (0..5).map(|i| outs.iter().map(|o| o[i]).sum()).collect();
+    Ok((model, parts))
+}
+
+/// The loss of one batch (or shard) of the six views on `device`, and its five logged parts
+/// `[total, θ anchor–temporal, θ anchor–spatial, φ anchor–temporal, φ anchor–spatial]`
+/// (detached, one tensor: one read-back, since each read waits for the device).
+pub(crate) fn batch_loss(
+    model: &AsmaPretrainModel,
+    views: Vec<asma_data::loader::View>,
+    device: &Device,
+) -> (Tensor<1>, Tensor<1>) {
+    // Views in the order of `views()`: θ anchor, temporal, spatial, then φ's.
+    let branch = |v: &mut std::vec::IntoIter<asma_data::loader::View>| {
+        let (a, t, s) = (v.next().unwrap(), v.next().unwrap(), v.next().unwrap());
+        let keep_joints = s.joints.kept.clone();
+        BranchViews {
+            anchor: to_tensor(a, device),
+            temporal: to_tensor(t, device),
+            spatial: to_tensor(s, device),
+            keep_joints,
+        }
+    };
+    let mut views = views.into_iter();
+    let lt = model.theta.loss(branch(&mut views));
+    let lp = model.phi.loss(branch(&mut views));
+    let total = lt.total.clone() + lp.total.clone();
+    let logged = Tensor::cat(
+        vec![
+            total.clone().detach(),
+            lt.anchor_temporal.detach(),
+            lt.anchor_spatial.detach(),
+            lp.anchor_temporal.detach(),
+            lp.anchor_spatial.detach(),
+        ],
+        0,
+    );
+    (total, logged)
+}
+
+pub(crate) fn read_parts(logged: Tensor<1>) -> Result<Vec<f32>, TrainError> {
+    logged
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrainError::Config(format!("reading the loss: {e:?}")))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {

@@ -340,3 +340,50 @@ fn distillation_from_a_linear_teacher_resumes_exactly_and_checks_the_teacher() {
         "{e}"
     );
 }
+
+/// Data-parallel fine-tuning on two CPU replicas (batches of 4 split 2 + 2, dropout drawn per
+/// shard) resumes exactly from the middle of an epoch; linear evaluation refuses several
+/// devices instead of ignoring them.
+#[test]
+fn finetune_on_two_cpu_replicas_resumes_exactly_and_linear_refuses_them() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let straight = dir.path().join("straight");
+    let mut cfg = config(dir.path(), &straight, Protocol::Finetune);
+    cfg.optim.epochs = 2;
+    cfg.run.devices = vec!["cpu".into(), "cpu".into()];
+    go(&cfg);
+    let stopped = dir.path().join("stopped");
+    cfg.run.dir = stopped.clone();
+    let stop = AtomicBool::new(false);
+    let out = run(&cfg, false, &stop, &|p| {
+        if let asma_train::downstream::Progress::Batch { batch: 0, .. } = p {
+            if records_len(&stopped) == 1 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    })
+    .unwrap();
+    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
+    run(&cfg, true, &AtomicBool::new(false), &|_| {}).unwrap();
+    let scores = |d: &Path| std::fs::read_to_string(d.join("scores_last.csv")).unwrap();
+    assert_eq!(scores(&straight), scores(&stopped));
+    let losses = |d: &Path| -> Vec<_> { records(d).iter().map(|r| r["loss"].clone()).collect() };
+    assert_eq!(losses(&straight), losses(&stopped));
+    let saved = std::fs::read_to_string(straight.join("config.json")).unwrap();
+    assert!(saved.contains("\"devices\""), "{saved}");
+
+    let mut linear = config(dir.path(), &dir.path().join("linear"), Protocol::Linear);
+    linear.run.devices = vec!["cpu".into(), "cpu".into()];
+    let e = run(&linear, false, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("linear evaluation"), "{e}");
+    let mut bad = config(dir.path(), &dir.path().join("bad"), Protocol::Finetune);
+    bad.run.devices = vec!["cpu".into(), "quantum".into()];
+    let e = run(&bad, false, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("quantum"), "{e}");
+}

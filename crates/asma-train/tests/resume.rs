@@ -217,3 +217,53 @@ fn non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint() {
         "the last good checkpoint stays"
     );
 }
+
+/// Data-parallel pre-training on two CPU replicas (batches of 4 split 2 + 2; the last batch of
+/// 2 stays whole) resumes exactly from the middle of an epoch; a batch too small for the
+/// device count is refused.
+#[test]
+fn two_cpu_replicas_resume_exactly_and_need_two_samples_per_shard() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    tiny_data(&data);
+    let never = AtomicBool::new(false);
+    let cfg = |run: &Path| {
+        let mut c = config(&data, run);
+        c.optim.epochs = 3;
+        c.knn.every = 0;
+        c.run.devices = vec!["cpu".into(), "cpu".into()];
+        c
+    };
+    let a = tmp.path().join("a");
+    pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
+    let straight = losses(&a);
+    assert!(straight.iter().all(|l| l.is_finite() && *l > 0.0));
+
+    let b = tmp.path().join("b");
+    let stop = AtomicBool::new(false);
+    let out = pretrain(&cfg(&b), false, &stop, &|p| {
+        if let Progress::Batch {
+            epoch: 1, batch: 0, ..
+        } = p
+        {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
+    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
+    // The resumed epoch's logged loss covers its batches after the resume only (as with one
+    // device); the epochs before and after it, and the weights, are the straight run's.
+    let resumed = losses(&b);
+    assert_eq!((resumed[0], resumed[2]), (straight[0], straight[2]));
+    assert_eq!(differing(&a, &b), Vec::<String>::new());
+
+    let mut three = cfg(&tmp.path().join("c"));
+    three.run.devices = vec!["cpu".into(); 3];
+    let e = pretrain(&three, false, &never, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch_size ≥ 6"), "{e}");
+}

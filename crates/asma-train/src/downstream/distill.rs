@@ -121,6 +121,7 @@ pub fn run(
         run,
         base,
         ad,
+        devices,
         train,
         test,
     } = setup(&cfg.data, &cfg.optim, &cfg.run)?;
@@ -147,6 +148,7 @@ pub fn run(
         }),
         device: ad.clone(),
         base: base.clone(),
+        devices,
         seed: cfg.run.seed,
         step: 0,
     };

@@ -18,6 +18,7 @@ use crate::checkpoint::{load_model_and_optim, save_model_and_optim};
 use crate::error::TrainError;
 use crate::eval::argmax;
 use crate::features::to_tensor;
+use crate::parallel;
 use crate::pretrain::seed_step;
 
 /// Loss and accuracy of one training batch.
@@ -87,7 +88,26 @@ fn finish_step<M: Module>(
     labels: &[usize],
     lr: f64,
 ) -> Result<(M, BatchResult), TrainError> {
-    // One read-back (one device wait) for the loss and the predictions.
+    let (loss_value, correct) = read_back(&logits, &loss, labels)?;
+    let grads = GradientsParams::from_grads(loss.backward(), &module);
+    let module = optim.step(lr, module, grads);
+    Ok((
+        module,
+        BatchResult {
+            loss: loss_value,
+            correct,
+            samples: labels.len(),
+        },
+    ))
+}
+
+/// The loss and the number of correct predictions, in one read-back (one device wait); an
+/// error when the loss is not finite.
+fn read_back(
+    logits: &Tensor<2>,
+    loss: &Tensor<1>,
+    labels: &[usize],
+) -> Result<(f32, usize), TrainError> {
     let [n, c] = logits.dims();
     let both = Tensor::cat(
         vec![
@@ -112,16 +132,7 @@ fn finish_step<M: Module>(
         .zip(labels)
         .filter(|(r, &y)| argmax(r) == y)
         .count();
-    let grads = GradientsParams::from_grads(loss.backward(), &module);
-    let module = optim.step(lr, module, grads);
-    Ok((
-        module,
-        BatchResult {
-            loss: loss_value,
-            correct,
-            samples: labels.len(),
-        },
-    ))
+    Ok((loss_value, correct))
 }
 
 /// `(N, C)` logits of every batch of `loader` (one plain view), in its order, on `device`.
@@ -263,8 +274,74 @@ pub struct FineTune<M> {
     /// The training (autodiff) device and the device it wraps (evaluation).
     pub device: Device,
     pub base: Device,
+    /// Plain devices of data-parallel training, `base` first ([`crate::parallel`]); with one
+    /// (or none) every step runs on `device` alone.
+    pub devices: Vec<Device>,
     pub seed: u64,
     pub step: usize,
+}
+
+/// The loss of `logits` against `labels`: cross entropy, or with a teacher the KD loss
+/// against its rows of `samples`.
+fn finetune_loss(
+    teacher: &Option<Teacher>,
+    logits: Tensor<2>,
+    labels: &[usize],
+    samples: &[usize],
+    device: &Device,
+) -> Tensor<1> {
+    let y = targets(labels, device);
+    match teacher {
+        None => CrossEntropyLossConfig::new()
+            .init(device)
+            .forward(logits, y),
+        Some(t) => kd_loss(logits, t.rows(samples, device), y, t.kd),
+    }
+}
+
+impl<M: Logits> FineTune<M> {
+    /// One step with the batch split over `self.devices` (weighted losses, summed gradients).
+    fn step_parallel(
+        &mut self,
+        model: M,
+        batch: asma_data::loader::Batch,
+        lr: f64,
+    ) -> Result<(M, BatchResult), TrainError> {
+        let shards = parallel::shards(batch.labels.len(), self.devices.len(), 1);
+        let view = batch.views.into_iter().next().unwrap();
+        let (seed, step, teacher) = (self.seed, self.step, &self.teacher);
+        let (labels, samples) = (&batch.labels, &batch.samples);
+        let run = |m: &M,
+                   shard: &parallel::Shard,
+                   dev: &Device|
+         -> Result<(Tensor<1>, (f64, usize)), TrainError> {
+            parallel::seed_shard(dev, seed, step, shard.index);
+            let r = shard.rows.clone();
+            let logits = m.logits(to_tensor(parallel::view_rows(&view, r.clone()), dev));
+            let loss = finetune_loss(
+                teacher,
+                logits.clone(),
+                &labels[r.clone()],
+                &samples[r.clone()],
+                dev,
+            );
+            let (value, correct) = read_back(&logits, &loss, &labels[r])?;
+            Ok((
+                loss.mul_scalar(shard.weight),
+                (value as f64 * shard.weight, correct),
+            ))
+        };
+        let (model, outs) =
+            parallel::step(model, &mut self.optim, lr, &self.devices, &shards, run)?;
+        Ok((
+            model,
+            BatchResult {
+                loss: outs.iter().map(|o| o.0).sum::<f64>() as f32,
+                correct: outs.iter().map(|o| o.1).sum(),
+                samples: labels.len(),
+            },
+        ))
+    }
 }
 
 impl<M: Logits> Learner for FineTune<M> {
@@ -280,23 +357,25 @@ impl<M: Logits> Learner for FineTune<M> {
         lr: f64,
     ) -> Result<BatchResult, TrainError> {
         let batch = self.train.batch(epoch as u64, order, b)?;
+        let model = self.model.take().expect("the model is always put back");
+        if self.devices.len() > 1 {
+            let stepped = self.step_parallel(model, batch, lr);
+            self.step += 1;
+            let (model, r) = stepped?;
+            self.model = Some(model);
+            return Ok(r);
+        }
         seed_step(&self.device, self.seed, self.step);
         self.step += 1;
         let x = to_tensor(batch.views.into_iter().next().unwrap(), &self.device);
-        let model = self.model.take().expect("the model is always put back");
         let logits = model.logits(x);
-        let y = targets(&batch.labels, &self.device);
-        let loss = match &self.teacher {
-            None => CrossEntropyLossConfig::new()
-                .init(&self.device)
-                .forward(logits.clone(), y),
-            Some(t) => kd_loss(
-                logits.clone(),
-                t.rows(&batch.samples, &self.device),
-                y,
-                t.kd,
-            ),
-        };
+        let loss = finetune_loss(
+            &self.teacher,
+            logits.clone(),
+            &batch.labels,
+            &batch.samples,
+            &self.device,
+        );
         let (model, r) = finish_step(model, &mut self.optim, logits, loss, &batch.labels, lr)?;
         self.model = Some(model);
         Ok(r)

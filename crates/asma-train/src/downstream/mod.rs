@@ -19,7 +19,7 @@ pub mod config;
 pub mod distill;
 mod encodings;
 mod epochs;
-mod learners;
+pub(crate) mod learners;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -43,7 +43,6 @@ use learners::{FineTune, Learner, LinearProbe};
 use crate::checkpoint::{RunDir, TrainState};
 use crate::error::TrainError;
 use crate::eval::Evaluation;
-use crate::pretrain::device;
 use crate::scores::write_atomic;
 
 /// Test metrics of one evaluation.
@@ -126,6 +125,8 @@ pub(crate) struct Setup {
     /// The device and its autodiff wrapper (training).
     pub base: Device,
     pub ad: Device,
+    /// All training devices (plain), `base` first: several for data-parallel training.
+    pub devices: Vec<Device>,
     pub train: Arc<SkeletonDataset>,
     pub test: Arc<SkeletonDataset>,
 }
@@ -144,7 +145,8 @@ pub(crate) fn setup(
     }
     let run = RunDir::new(&run_cfg.dir);
     std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
-    let base = device(&run_cfg.device)?;
+    let devices = run_cfg.resolve_devices(optim.batch_size)?;
+    let base = devices[0].clone();
     let ad = base.clone().autodiff();
     let train = Arc::new(SkeletonDataset::open_split(&data.dir, Part::Train)?);
     train.check_num_classes(data.num_classes)?;
@@ -154,6 +156,7 @@ pub(crate) fn setup(
         run,
         base,
         ad,
+        devices,
         train,
         test,
     })
@@ -189,10 +192,16 @@ pub fn run(
     stop: &AtomicBool,
     progress: &dyn Fn(Progress),
 ) -> Result<Outcome, TrainError> {
+    if cfg.protocol == Protocol::Linear && cfg.run.device_names().len() > 1 {
+        return Err(TrainError::Config(
+            "run.devices: linear evaluation trains only the head on cached encodings and runs on one device; give one device (data-parallel training is for pretrain, finetune and distill)".into(),
+        ));
+    }
     let Setup {
         run,
         base,
         ad,
+        devices,
         train,
         test,
     } = setup(&cfg.data, &cfg.optim, &cfg.run)?;
@@ -255,6 +264,7 @@ pub fn run(
             test: test_loader,
             device: ad.clone(),
             base: base.clone(),
+            devices,
             seed: cfg.run.seed,
             step: 0,
         }),

@@ -1,0 +1,65 @@
+//! `asma bench loader` driven as a user would, on a small generated file: the JSON it prints
+//! has every field, the epoch is counted whole and the memory was sampled along it.
+
+use std::process::Command;
+
+#[test]
+fn bench_loader_reports_an_epoch_and_its_memory() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_asma"))
+        .args([
+            "bench",
+            "loader",
+            "--samples",
+            "300",
+            "--batch",
+            "32",
+            "--json",
+        ])
+        .arg("--scratch")
+        .arg(scratch.path())
+        .output()
+        .expect("run asma");
+    assert!(
+        out.status.success(),
+        "asma bench loader failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let num = |k: &str| {
+        v[k].as_f64()
+            .unwrap_or_else(|| panic!("no number {k} in {v}"))
+    };
+    assert_eq!(v["data"], "generated");
+    assert_eq!(num("samples_in_epoch"), 300.0);
+    assert_eq!(num("samples"), 300.0, "one whole epoch");
+    assert_eq!(num("batches"), 10.0, "⌈300 / 32⌉ batches, the last partial");
+    assert_eq!((num("batch"), num("views")), (32.0, 6.0));
+    assert!(num("samples_per_s") > 0.0 && num("seconds") > 0.0);
+    let mib = 300.0 * 3.0 * 50.0 * 25.0 * 2.0 * 4.0 / (1024.0 * 1024.0);
+    assert!((num("file_mib") - mib).abs() < 0.01, "{}", num("file_mib"));
+    let memory = v["memory"].as_array().unwrap();
+    assert!(memory.len() >= 3, "start, batches and end: {memory:?}");
+    assert_eq!(memory[0]["at"], "start");
+    assert_eq!(memory.last().unwrap()["at"], "end");
+    assert_eq!(memory.last().unwrap()["batches"], 10);
+    for m in memory {
+        let anon = m["rss_anon_mib"].as_f64().unwrap();
+        assert!(
+            anon > 0.0 && anon <= m["vm_rss_mib"].as_f64().unwrap(),
+            "{m}"
+        );
+    }
+    assert!(num("rss_anon_growth_mib") >= 0.0);
+    let gpu = 128.0 / num("gpu_step_seconds");
+    assert!((num("target_samples_per_s") - 5.0 * gpu).abs() < 1e-6);
+    assert_eq!(
+        v["target_met"].as_bool().unwrap(),
+        num("samples_per_s") >= num("target_samples_per_s")
+    );
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).unwrap().count(),
+        0,
+        "the generated files are removed"
+    );
+}
