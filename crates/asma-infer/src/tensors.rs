@@ -64,22 +64,14 @@ impl Tensors {
                 continue;
             }
             let dtype = v["dtype"].as_str().unwrap_or("?");
-            let shape: Vec<usize> = v["shape"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|d| d.as_u64().map(|d| d as usize))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let offsets: Vec<usize> = v["data_offsets"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|d| d.as_u64().map(|d| d as usize))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let usizes = |key: &str| -> Vec<usize> {
+                let values = v[key].as_array().map(Vec::as_slice).unwrap_or_default();
+                values
+                    .iter()
+                    .filter_map(|d| d.as_u64().map(|d| d as usize))
+                    .collect()
+            };
+            let (shape, offsets) = (usizes("shape"), usizes("data_offsets"));
             let [begin, end] = offsets[..] else {
                 return Err(bad(format!("tensor '{name}' has no data_offsets")));
             };
