@@ -24,6 +24,7 @@ use asma_skeleton::Sequence;
 use serde::Serialize;
 
 use crate::bench_cmd::run_reference;
+use crate::proc_status::ProcStatus;
 use crate::{BenchEdgeArgs, EdgeWorkerArgs};
 
 const FRAMES: usize = 50;
@@ -138,14 +139,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// A `/proc/self/status` field in kB (0 where there is none: not Linux).
 fn proc_kb(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(str::to_string))
-        })
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    ProcStatus::read().and_then(|s| s.kb(key)).unwrap_or(0)
 }
 
 fn timing(v: &serde_json::Value) -> Result<Timing> {

@@ -19,6 +19,7 @@ use asma_train::PretrainConfig;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::proc_status::ProcStatus;
 use crate::BenchLoaderArgs;
 
 /// `(C, T, V, M)` of a frame50 sample.
@@ -228,15 +229,13 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// This process's `RssAnon`, `RssFile` and `VmRSS` from `/proc/self/status` (Linux).
 fn memory_sample(at: &'static str, batches: usize) -> Result<MemorySample> {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .context("reading /proc/self/status (the memory figures need Linux)")?;
+    let status =
+        ProcStatus::read().context("reading /proc/self/status (the memory figures need Linux)")?;
     let field = |name: &str| -> Result<f64> {
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse().ok())
+        let kb = status
+            .kb(name)
             .with_context(|| format!("no {name} in /proc/self/status"))?;
-        Ok(kb / 1024.0)
+        Ok(kb as f64 / 1024.0)
     };
     Ok(MemorySample {
         at,

@@ -11,6 +11,7 @@ mod downstream_cmd;
 mod infer_cmd;
 mod interrupt;
 mod model_cmd;
+mod proc_status;
 mod progress;
 mod quickstart_cmd;
 mod tsne_cmd;

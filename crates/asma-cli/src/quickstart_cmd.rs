@@ -12,7 +12,8 @@ use asma_infer::input::to_stream;
 use asma_infer::Classifier;
 use asma_train::checkpoint::RunDir;
 use asma_train::downstream::distill;
-use asma_train::downstream::{self, result_path, Protocol, RunResult};
+use asma_train::downstream::{self, Protocol};
+use asma_train::experiment::read_result;
 use asma_train::pretrain;
 use asma_train::quickstart::QuickstartConfig;
 
@@ -28,10 +29,6 @@ fn minutes(since: Instant) -> f64 {
 
 fn has_checkpoint(dir: &Path) -> bool {
     RunDir::new(dir).latest().is_some()
-}
-
-fn finished(dir: &Path) -> Option<RunResult> {
-    serde_json::from_slice(&std::fs::read(result_path(dir)).ok()?).ok()
 }
 
 /// Median batch-1 latency (ms) of a classifier on one sample, single-threaded.
@@ -132,7 +129,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         ("distill (S5 student)", &student.run.dir),
     ] {
         let t = Instant::now();
-        let result = match finished(dir) {
+        let result = match read_result(dir) {
             Some(r) => r,
             None => {
                 let bar = Bar::new(name);

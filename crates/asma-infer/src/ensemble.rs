@@ -6,7 +6,7 @@ use asma_skeleton::Sequence;
 
 use crate::error::{InferError, Result};
 use crate::input::to_stream;
-use crate::model::Classifier;
+use crate::model::{pool, Classifier};
 
 pub struct Ensemble {
     models: Vec<(Classifier, f32)>,
@@ -36,10 +36,7 @@ impl Ensemble {
             .into_iter()
             .map(|(m, w)| m.with_threads(per_model).map(|m| (m, w)))
             .collect::<Result<Vec<_>>>()?;
-        let pool = side_by_side
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
-            .transpose()
-            .map_err(|e| InferError::Config(format!("cannot start {threads} threads: {e}")))?;
+        let pool = side_by_side.then(|| pool(threads)).transpose()?;
         Ok(Ensemble { models, pool })
     }
 

@@ -67,7 +67,8 @@ pub struct Classifier {
     pool: rayon::ThreadPool,
 }
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+/// A pool of `threads` threads, the error naming the count.
+pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()

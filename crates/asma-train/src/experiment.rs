@@ -207,7 +207,8 @@ pub fn run(
     Ok(Some(rows))
 }
 
-fn read_result(dir: &Path) -> Option<RunResult> {
+/// A finished stage's `result.json`, if it is there and readable.
+pub fn read_result(dir: &Path) -> Option<RunResult> {
     let bytes = std::fs::read(result_path(dir)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }

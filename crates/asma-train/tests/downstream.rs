@@ -188,16 +188,7 @@ fn linear_and_finetune_resume_exactly() {
 
         let stopped = dir.path().join(format!("{protocol:?}_stopped"));
         cfg.run.dir = stopped.clone();
-        let stop = AtomicBool::new(false);
-        // Stop in the middle of epoch 1 (batch 2 of 3).
-        let out = run(&cfg, false, &stop, &|p| {
-            if let asma_train::downstream::Progress::Batch { batch: 0, .. } = p {
-                if records_len(&stopped) == 1 {
-                    stop.store(true, Ordering::SeqCst);
-                }
-            }
-        })
-        .unwrap();
+        let out = run_stopping_in_epoch_1(&cfg);
         assert!(out.interrupted);
         assert_eq!((out.state.epoch, out.state.batch), (1, 1));
         let resumed = run(&cfg, true, &AtomicBool::new(false), &|_| {}).unwrap();
@@ -215,6 +206,19 @@ fn linear_and_finetune_resume_exactly() {
             .collect();
         assert_eq!(la, lb);
     }
+}
+
+/// Runs `cfg` from the start and stops it in the middle of epoch 1 (before its batch 2 of 3).
+fn run_stopping_in_epoch_1(cfg: &DownstreamConfig) -> asma_train::downstream::Outcome {
+    let stop = AtomicBool::new(false);
+    run(cfg, false, &stop, &|p| {
+        if let asma_train::downstream::Progress::Batch { batch: 0, .. } = p {
+            if records_len(&cfg.run.dir) == 1 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    })
+    .unwrap()
 }
 
 fn records_len(run_dir: &Path) -> usize {
@@ -356,15 +360,7 @@ fn finetune_on_two_cpu_replicas_resumes_exactly_and_linear_refuses_them() {
     go(&cfg);
     let stopped = dir.path().join("stopped");
     cfg.run.dir = stopped.clone();
-    let stop = AtomicBool::new(false);
-    let out = run(&cfg, false, &stop, &|p| {
-        if let asma_train::downstream::Progress::Batch { batch: 0, .. } = p {
-            if records_len(&stopped) == 1 {
-                stop.store(true, Ordering::SeqCst);
-            }
-        }
-    })
-    .unwrap();
+    let out = run_stopping_in_epoch_1(&cfg);
     assert_eq!((out.state.epoch, out.state.batch), (1, 1));
     run(&cfg, true, &AtomicBool::new(false), &|_| {}).unwrap();
     let scores = |d: &Path| std::fs::read_to_string(d.join("scores_last.csv")).unwrap();

@@ -38,6 +38,15 @@ fn tiny_data(dir: &Path) {
     }
 }
 
+/// A temporary folder with the tiny split in `data/`.
+fn tmp_with_data() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    tiny_data(&data);
+    (tmp, data)
+}
+
 fn config(data: &Path, run: &Path) -> PretrainConfig {
     let mut c = PretrainConfig::default();
     c.data.dir = data.to_path_buf();
@@ -79,10 +88,7 @@ fn differing(x: &Path, y: &Path) -> Vec<String> {
 #[test]
 fn straight_run_equals_stop_and_resume() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    tiny_data(&data);
+    let (tmp, data) = tmp_with_data();
     let never = AtomicBool::new(false);
 
     let a = tmp.path().join("a");
@@ -154,10 +160,7 @@ fn straight_run_equals_stop_and_resume() {
 #[test]
 fn resume_without_checkpoint_and_bad_config_are_errors() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    tiny_data(&data);
+    let (tmp, data) = tmp_with_data();
     let never = AtomicBool::new(false);
     let e = pretrain(
         &config(&data, &tmp.path().join("none")),
@@ -179,10 +182,7 @@ fn resume_without_checkpoint_and_bad_config_are_errors() {
 #[test]
 fn non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    tiny_data(&data);
+    let (tmp, data) = tmp_with_data();
     let run = tmp.path().join("run");
     let mut cfg = config(&data, &run);
     cfg.knn.every = 0;
@@ -224,10 +224,7 @@ fn non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint() {
 #[test]
 fn two_cpu_replicas_resume_exactly_and_need_two_samples_per_shard() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    tiny_data(&data);
+    let (tmp, data) = tmp_with_data();
     let never = AtomicBool::new(false);
     let cfg = |run: &Path| {
         let mut c = config(&data, run);
