@@ -152,6 +152,35 @@ fn infer_classifies_skeleton_and_npy_files_and_fuses_streams() {
 }
 
 #[test]
+fn an_npy_with_nan_is_named_and_the_other_inputs_still_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = student_run(&tmp.path().join("m"), "joint");
+    let mut values = vec![0.1f32; 2 * 3 * 20 * 25 * 2];
+    values[3 * 20 * 25 * 2 + 17] = f32::NAN;
+    let bad = tmp.path().join("bad.npy");
+    write_npy_f32(&bad, &[2, 3, 20, 25, 2], &values).unwrap();
+    let good = tmp.path().join("good.npy");
+    write_npy_f32(&good, &[1, 3, 20, 25, 2], &values[..3 * 20 * 25 * 2]).unwrap();
+    let o = asma(&[
+        "infer",
+        "--model",
+        model.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.npy") && err.contains("sample 1 holds NaN"),
+        "{err}"
+    );
+    assert!(
+        out.contains("good.npy[0]") && !out.contains("bad.npy"),
+        "{out}"
+    );
+}
+
+#[test]
 fn stream_mode_skips_bad_lines_with_their_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let model = student_run(&tmp.path().join("m"), "motion");

@@ -98,6 +98,16 @@ fn s5_costs_the_papers_macs() {
     let s5 = Classifier::load(dir.path()).unwrap();
     assert_eq!(s5.num_params(), 181_205 + 64 * 60 + 60);
     let gmacs = s5.macs(50, 2) as f64 / 1e9;
+    // Input of the wrong size, or with a NaN, is refused by name, not run.
+    let msg = s5
+        .logits(&vec![0.0; 3 * 50 * 25], 50, 2)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("(3, 50, 25, 2), which needs 7500"), "{msg}");
+    let mut x = vec![0.0; 3 * 50 * 25 * 2];
+    x[42] = f32::NAN;
+    let msg = s5.logits(&x, 50, 2).unwrap_err().to_string();
+    assert!(msg.contains("non-finite value at flat index 42"), "{msg}");
     assert!((gmacs - 0.420).abs() < 0.0005, "{gmacs} GMACs");
 }
 
