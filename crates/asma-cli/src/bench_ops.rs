@@ -1,17 +1,19 @@
 //! `asma bench ops`: forward and backward time of each kind of operation in one ST-GCN block
 //! at pre-training sizes (`N·M = 2·batch` rows, 16 channels, 50 frames, 25 joints), each
-//! followed by a device sync, so a slow kernel on a backend shows by name. With `--python`,
+//! followed by a device sync, so a slow kernel on a backend shows by name. `host` rows are
+//! the CPU kernels of `asma_model::host` (burn's own operation on other backends). With `--python`,
 //! the same operations in PyTorch (`tools/reference/bench_ops.py`) in the same run.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use asma_model::burn::nn::conv::Conv2dConfig;
+use asma_model::burn::nn::conv::{Conv2d, Conv2dConfig};
 use asma_model::burn::nn::{BatchNormConfig, DropoutConfig, PaddingConfig2d};
 use asma_model::burn::tensor::activation::relu;
 use asma_model::burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use asma_model::conv::conv_kx1_matmul;
 use asma_model::graph::adjacency;
+use asma_model::host::{batch_norm, temporal_conv};
 use asma_skeleton::NTU25;
 
 use crate::bench_cmd::run_reference;
@@ -41,6 +43,11 @@ fn time_op(
         }
     }
     Ok((fwd / reps as f64, bwd / reps as f64))
+}
+
+/// The host kernel where the backend has it (the CPU), burn's `Conv2d` elsewhere.
+fn host_or_direct(x: Tensor<4>, conv: &Conv2d, stride: usize, padding: usize) -> Tensor<4> {
+    temporal_conv(&x, conv, stride, padding).unwrap_or_else(|| conv.forward(x))
 }
 
 pub fn ops(a: BenchOpsArgs) -> Result<()> {
@@ -78,7 +85,20 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
                 data_bn.forward(x.reshape([n, ch, t])).unsqueeze_dim(3)
             }),
         ),
+        (
+            "data_bn (BatchNorm1d, 75 ch), host",
+            &x_bn1d,
+            Box::new(|x: Tensor<4>| {
+                let [n, ch, t, _] = x.dims();
+                batch_norm(&data_bn, x.reshape([n, ch, t])).unsqueeze_dim(3)
+            }),
+        ),
         ("batchnorm2d (16 ch)", &x, Box::new(|x| bn.forward(x))),
+        (
+            "batchnorm2d (16 ch), host",
+            &x,
+            Box::new(|x| batch_norm(&bn, x)),
+        ),
         (
             "gcn 1x1 conv 16→48, direct",
             &x,
@@ -90,7 +110,17 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
             Box::new(|x| conv_kx1_matmul(x, &gcn, 1, 0)),
         ),
         (
+            "gcn 1x1 conv 16→48, host",
+            &x,
+            Box::new(|x| host_or_direct(x, &gcn, 1, 0)),
+        ),
+        (
             "graph product (48 ch)",
+            &x_wide,
+            Box::new(|x| asma_model::stgcn::graph_product_matmul(x, a_graph.clone(), c)),
+        ),
+        (
+            "graph product (48 ch), host",
             &x_wide,
             Box::new(|x| asma_model::stgcn::graph_product(x, a_graph.clone(), c)),
         ),
@@ -105,6 +135,11 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
             Box::new(|x| conv_kx1_matmul(x, &tcn, 1, 4)),
         ),
         (
+            "tcn 9x1 conv 16→16, host",
+            &x,
+            Box::new(|x| host_or_direct(x, &tcn, 1, 4)),
+        ),
+        (
             "tcn 9x1 conv 16→32 stride 2, direct",
             &x,
             Box::new(|x| tcn2.forward(x)),
@@ -113,6 +148,11 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
             "tcn 9x1 conv 16→32 stride 2, matmul",
             &x,
             Box::new(|x| conv_kx1_matmul(x, &tcn2, 2, 4)),
+        ),
+        (
+            "tcn 9x1 conv 16→32 stride 2, host",
+            &x,
+            Box::new(|x| host_or_direct(x, &tcn2, 2, 4)),
         ),
         ("relu", &x, Box::new(relu)),
         (

@@ -1,6 +1,7 @@
 //! `asma`: the command-line tool. It parses arguments and calls the libraries; nothing else.
 //! Errors print with their cause chain and exit with code 2.
 
+mod allocator;
 mod bench_cmd;
 mod bench_edge;
 mod bench_loader;
@@ -491,15 +492,33 @@ pub struct BenchPretrainArgs {
     /// PyTorch's device for the comparison (`cpu`, `cuda`).
     #[arg(long, default_value = "cpu")]
     pub torch_device: String,
-    /// Convolution forms to time, the first one compared with PyTorch: direct, matmul.
-    #[arg(long, value_delimiter = ',', default_value = "direct")]
+    /// Convolution forms to time, the first one compared with PyTorch: host, direct, matmul.
+    #[arg(long, value_delimiter = ',', default_value = "host")]
     pub conv: Vec<asma_model::conv::ConvImpl>,
     #[arg(long)]
     pub json: bool,
 }
 
+/// Commands that run training steps (see [`allocator`]).
+fn trains(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Quickstart(_)
+            | Command::Pretrain(_)
+            | Command::Linear(_)
+            | Command::Finetune(_)
+            | Command::Distill(_)
+            | Command::Run(_)
+            | Command::Bench(BenchCommand::Pretrain(_))
+            | Command::Bench(BenchCommand::Ops(_))
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if trains(&cli.command) {
+        allocator::keep_freed_memory();
+    }
     let result = match cli.command {
         Command::Quickstart(a) => quickstart_cmd::run(a),
         Command::Data(DataCommand::Synth(a)) => data_cmd::synth(a),

@@ -6,7 +6,8 @@
 //! is `Σ_c Σ_j W[o,c,j] · x[c, t·s + j − p]`. Stacking the `k` shifted (and strided) copies
 //! of the input as channels gives one `(O, C·k) @ (C·k, T'·V)` product per sample. Its
 //! gradient is two more products, where a direct convolution's weight gradient reduces over
-//! `N·T'·V` in few threads — the reason to offer this form on GPUs (see BENCHMARKS.md).
+//! `N·T'·V` in few threads — the reason to offer this form on GPUs (see BENCHMARKS.md). On the
+//! CPU backend the default form, [`ConvImpl::Host`], runs the host kernels of [`crate::host`].
 
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::PadMode;
@@ -17,8 +18,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvImpl {
-    /// burn's `Conv2d` forward.
+    /// The convolutions, the graph product and BatchNorm on the host kernels of
+    /// [`crate::host`] on the CPU backend (forward and backward); on other backends as
+    /// `Direct`.
     #[default]
+    Host,
+    /// burn's `Conv2d` for the temporal convolutions, matmuls for the 1×1 ones, burn's
+    /// operations for everything else (the form before the host kernels).
     Direct,
     /// Shifted copies of the input stacked as channels, then one matmul ([`conv_kx1_matmul`]).
     Matmul,
@@ -28,9 +34,12 @@ impl std::str::FromStr for ConvImpl {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "host" => Ok(ConvImpl::Host),
             "direct" => Ok(ConvImpl::Direct),
             "matmul" => Ok(ConvImpl::Matmul),
-            _ => Err(format!("unknown convolution form '{s}' (direct or matmul)")),
+            _ => Err(format!(
+                "unknown convolution form '{s}' (host, direct or matmul)"
+            )),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod device;
 pub mod dropout;
 pub mod error;
 pub mod graph;
+pub mod host;
 pub mod stgcn;
 pub mod student;
 pub mod weights;

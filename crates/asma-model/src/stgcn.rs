@@ -41,8 +41,8 @@ pub struct StgcnEncoderConfig {
     pub dropout: f64,
     /// Learnable edge importance per block.
     pub edge_importance: bool,
-    /// How the temporal (9×1) convolutions are evaluated (same parameters and results either
-    /// way); the 1×1 convolutions are always matmuls.
+    /// How the convolutions are evaluated (same parameters and results every way); `host`
+    /// also runs the graph product and BatchNorm on the host kernels on the CPU.
     pub conv: ConvImpl,
     /// `[out_channels, stride]` per block, replacing PSTL's ten-block table when not empty
     /// (the distillation student, METHOD.md §8). Residuals follow the same rule: none in
@@ -59,7 +59,7 @@ impl Default for StgcnEncoderConfig {
             temporal_kernel: 9,
             dropout: 0.5,
             edge_importance: true,
-            conv: ConvImpl::Direct,
+            conv: ConvImpl::Host,
             layout: Vec::new(),
         }
     }
@@ -173,6 +173,7 @@ impl StgcnEncoderConfig {
             edge_importance,
             a: adjacency(&NTU25, device),
             hidden_dim: blocks.last().map_or(self.in_channels, |b| b.out_channels),
+            host: self.conv == ConvImpl::Host,
         }
     }
 }
@@ -212,6 +213,9 @@ pub struct StgcnBlock {
     pub stride: usize,
     /// Temporal convolutions as matmuls ([`ConvImpl::Matmul`]).
     pub matmul: bool,
+    /// Convolutions, graph product and BatchNorm on the host kernels where the backend is the
+    /// CPU ([`ConvImpl::Host`]).
+    pub host: bool,
 }
 
 impl StgcnBlock {
@@ -247,14 +251,20 @@ impl StgcnBlock {
             out_channels: o,
             stride: s.stride,
             matmul: conv == ConvImpl::Matmul,
+            host: conv == ConvImpl::Host,
         }
     }
 
-    /// `conv` (a `k×1` convolution of this block with the given stride) on `x`. The 1×1
-    /// convolutions are always matmuls (faster on every backend measured: `asma bench ops`);
-    /// the temporal one follows [`ConvImpl`].
+    /// `conv` (a `k×1` convolution of this block with the given stride) on `x`, in the form
+    /// [`ConvImpl`] says; outside the host kernels the 1×1 convolutions are always matmuls
+    /// (faster on every backend measured: `asma bench ops`).
     fn conv(&self, conv: &Conv2d, x: Tensor<4>, stride: usize) -> Tensor<4> {
         let k = conv.weight.dims()[2];
+        if self.host {
+            if let Some(y) = crate::host::temporal_conv(&x, conv, stride, (k - 1) / 2) {
+                return y;
+            }
+        }
         if self.matmul || k == 1 {
             conv_kx1_matmul(x, conv, stride, (k - 1) / 2)
         } else {
@@ -262,18 +272,31 @@ impl StgcnBlock {
         }
     }
 
+    fn batch_norm(&self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+        match self.host {
+            true => crate::host::batch_norm(bn, x),
+            false => bn.forward(x),
+        }
+    }
+
     /// `(N·M, C_in, T, V)` → `(N·M, C_out, ⌊(T−1)/s⌋+1, V)`; `a` is this block's `(K, V, V)`
     /// adjacency, already multiplied by the edge importance and restricted to the kept joints.
     pub fn forward(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         let res = match (&self.residual, self.identity_residual) {
-            (Some(r), _) => Some(r.bn.forward(self.conv(&r.conv, x.clone(), self.stride))),
+            (Some(r), _) => {
+                Some(self.batch_norm(&r.bn, self.conv(&r.conv, x.clone(), self.stride)))
+            }
             (None, true) => Some(x.clone()),
             (None, false) => None,
         };
-        let y = graph_product(self.conv(&self.gcn.conv, x, 1), a, self.out_channels);
-        let y = self.tcn.bn_in.forward(y);
+        let z = self.conv(&self.gcn.conv, x, 1);
+        let y = match self.host {
+            true => graph_product(z, a, self.out_channels),
+            false => graph_product_matmul(z, a, self.out_channels),
+        };
+        let y = self.batch_norm(&self.tcn.bn_in, y);
         let y = self.conv(&self.tcn.conv, relu(y), self.stride);
-        let y = crate::dropout::dropout(&self.tcn.dropout, self.tcn.bn_out.forward(y));
+        let y = crate::dropout::dropout(&self.tcn.dropout, self.batch_norm(&self.tcn.bn_out, y));
         relu(match res {
             Some(r) => y + r,
             None => y,
@@ -286,8 +309,14 @@ pub fn running_stats(bn: &BatchNorm) -> usize {
     2 * bn.gamma.dims()[0]
 }
 
-/// `y[n,c,t,w] = Σ_k Σ_v z[n,k·C+c,t,v] · a[k,v,w]`, as one matmul: `(N·C·T, K·V) @ (K·V, W)`.
+/// `y[n,c,t,w] = Σ_k Σ_v z[n,k·C+c,t,v] · a[k,v,w]`: the host kernel on the CPU backend,
+/// [`graph_product_matmul`] elsewhere.
 pub fn graph_product(z: Tensor<4>, a: Tensor<3>, c: usize) -> Tensor<4> {
+    crate::host::graph_product(&z, &a, c).unwrap_or_else(|| graph_product_matmul(z, a, c))
+}
+
+/// The graph product as one matmul: `(N·C·T, K·V) @ (K·V, W)`.
+pub fn graph_product_matmul(z: Tensor<4>, a: Tensor<3>, c: usize) -> Tensor<4> {
     let [n, _, t, v] = z.dims();
     let w = a.dims()[2];
     let z = z
@@ -308,6 +337,8 @@ pub struct StgcnEncoder {
     /// The fixed spatial-partition adjacency (PyTorch's buffer `A`), not a parameter.
     pub a: Tensor<3>,
     pub hidden_dim: usize,
+    /// The data BatchNorm on the host kernel on the CPU ([`ConvImpl::Host`]).
+    pub host: bool,
 }
 
 impl StgcnEncoder {
@@ -318,7 +349,10 @@ impl StgcnEncoder {
         let device = x.device();
         // (N, C, T, V, M) → (N, M, V, C, T) → (N·M, V·C, T): data-BN per (joint, coordinate).
         let x = x.permute([0, 4, 3, 1, 2]).reshape([n * m, v * c, t]);
-        let x = self.data_bn.forward(x);
+        let x = match self.host {
+            true => crate::host::batch_norm(&self.data_bn, x),
+            false => self.data_bn.forward(x),
+        };
         // → (N, M, V, C, T) → (N, M, C, T, V) → (N·M, C, T, V).
         let mut x = x
             .reshape([n, m, v, c, t])
@@ -379,8 +413,10 @@ impl StgcnEncoder {
 
     /// The same encoder evaluating its convolutions the other way.
     pub fn with_conv(mut self, conv: ConvImpl) -> Self {
+        self.host = conv == ConvImpl::Host;
         for b in &mut self.st_gcn_networks {
             b.matmul = conv == ConvImpl::Matmul;
+            b.host = conv == ConvImpl::Host;
         }
         self
     }

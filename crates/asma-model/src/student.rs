@@ -30,7 +30,7 @@ impl Default for StudentConfig {
         StudentConfig {
             depth: 5,
             num_classes: 60,
-            conv: ConvImpl::Direct,
+            conv: ConvImpl::Host,
         }
     }
 }

@@ -52,7 +52,7 @@ fn assert_close<const D: usize>(ours: Tensor<D>, expected: &str) {
 
 #[test]
 fn eval_mode_features_match_pytorch() {
-    for conv in [ConvImpl::Direct, ConvImpl::Matmul] {
+    for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
         eval_mode_features_match_pytorch_with(conv);
     }
 }
@@ -84,7 +84,7 @@ fn eval_mode_features_match_pytorch_with(conv: ConvImpl) {
 fn train_mode_uses_batch_statistics() {
     // "Train mode" = BatchNorm on batch statistics, dropout off (fixtures/README.md).
     let device = Device::flex().autodiff();
-    for conv in [ConvImpl::Direct, ConvImpl::Matmul] {
+    for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
         let e = encoder("encoder/weights.safetensors", &device)
             .without_dropout()
             .with_conv(conv);
