@@ -25,13 +25,20 @@ pub fn select(name: &str) -> Result<Device, ModelError> {
             Ok(Device::cuda(index))
         }
         other => Err(ModelError::Config(format!(
-            "device '{other}' is not available in this build (built: cpu{}{})",
-            if cfg!(feature = "vulkan") {
-                ", gpu"
-            } else {
-                ""
-            },
-            if cfg!(feature = "cuda") { ", cuda" } else { "" }
+            "device '{other}' is not available in this build (built: {})",
+            built().join(", ")
         ))),
     }
+}
+
+/// The device names this build has: `cpu`, then `gpu` and `cuda` where their features are on.
+pub fn built() -> Vec<&'static str> {
+    let mut names = vec!["cpu"];
+    if cfg!(feature = "vulkan") {
+        names.push("gpu");
+    }
+    if cfg!(feature = "cuda") {
+        names.push("cuda");
+    }
+    names
 }

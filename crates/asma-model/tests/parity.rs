@@ -1,7 +1,9 @@
 //! Parity with the PyTorch reference (`tools/reference/asma_reference.py`; fixtures made by
 //! `tools/reference/make_model_fixtures.py`): PSTL-named weights load unchanged, and the
 //! encoder's features — full, joint-masked, 30-frame and train-mode — and the Barlow Twins
-//! loss, and the classifier (alignment or averaging + head) equal PyTorch's within 1e-4.
+//! loss, and the classifier (alignment or averaging + head) equal PyTorch's within 1e-4, on
+//! every device the build has (`cargo test --features vulkan` adds the GPU; a GPU build on a
+//! machine without one skips it with a note, unless `ASMA_REQUIRE_GPU=1`).
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,31 @@ use asma_model::classifier::{AsmaClassifier, ClassifierConfig, Fusion};
 use asma_model::conv::ConvImpl;
 use asma_model::stgcn::{StgcnEncoder, StgcnEncoderConfig};
 use asma_model::weights::{load_module, read_tensors, write_safetensors, RawTensor};
+
+/// Every built device that can run here, by name.
+fn devices() -> Vec<(&'static str, Device)> {
+    let require = std::env::var("ASMA_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    asma_model::device::built()
+        .into_iter()
+        .filter_map(|name| {
+            let device = asma_model::device::select(name).unwrap();
+            // A GPU backend without an adapter panics on its first tensor.
+            let probe = device.clone();
+            let usable = std::panic::catch_unwind(move || {
+                Tensor::<1>::zeros([1], &probe).into_data();
+            })
+            .is_ok();
+            assert!(
+                usable || !require,
+                "device {name} is built but cannot run here"
+            );
+            if !usable {
+                eprintln!("skipping device {name}: built, but no adapter here");
+            }
+            usable.then_some((name, device))
+        })
+        .collect()
+}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,13 +79,16 @@ fn assert_close<const D: usize>(ours: Tensor<D>, expected: &str) {
 
 #[test]
 fn eval_mode_features_match_pytorch() {
-    for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
-        eval_mode_features_match_pytorch_with(conv);
+    for (name, device) in devices() {
+        for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
+            eprintln!("{name}, {conv:?}:");
+            eval_mode_features_match_pytorch_with(conv, &device);
+        }
     }
 }
 
-fn eval_mode_features_match_pytorch_with(conv: ConvImpl) {
-    let device = Device::flex();
+fn eval_mode_features_match_pytorch_with(conv: ConvImpl, device: &Device) {
+    let device = device.clone();
     let e = encoder("encoder/weights.safetensors", &device)
         .with_conv(conv)
         .valid();
@@ -83,13 +113,16 @@ fn eval_mode_features_match_pytorch_with(conv: ConvImpl) {
 #[test]
 fn train_mode_uses_batch_statistics() {
     // "Train mode" = BatchNorm on batch statistics, dropout off (fixtures/README.md).
-    let device = Device::flex().autodiff();
-    for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
-        let e = encoder("encoder/weights.safetensors", &device)
-            .without_dropout()
-            .with_conv(conv);
-        let out = e.forward(tensor("encoder/input50.npy", &device), None);
-        assert_close(out.detach(), "encoder/out_train.npy");
+    for (name, device) in devices() {
+        let device = device.autodiff();
+        for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
+            eprintln!("{name}, {conv:?}:");
+            let e = encoder("encoder/weights.safetensors", &device)
+                .without_dropout()
+                .with_conv(conv);
+            let out = e.forward(tensor("encoder/input50.npy", &device), None);
+            assert_close(out.detach(), "encoder/out_train.npy");
+        }
     }
 }
 
@@ -116,20 +149,21 @@ fn pytorch_checkpoint_with_prefix_loads_the_same_weights() {
 
 #[test]
 fn barlow_twins_loss_matches_pytorch() {
-    let device = Device::flex();
-    let loss = barlow_twins_loss(
-        tensor("barlow/z1.npy", &device),
-        tensor("barlow/z2.npy", &device),
-        2e-4,
-        1e-5,
-    );
-    let (_, want) = npy("barlow/loss.npy");
-    let got = loss.into_scalar::<f32>();
-    assert!(
-        ((got - want[0]) / want[0]).abs() < 1e-5,
-        "ours {got}, PyTorch {}",
-        want[0]
-    );
+    for (name, device) in devices() {
+        let loss = barlow_twins_loss(
+            tensor("barlow/z1.npy", &device),
+            tensor("barlow/z2.npy", &device),
+            2e-4,
+            1e-5,
+        );
+        let (_, want) = npy("barlow/loss.npy");
+        let got = loss.into_scalar::<f32>();
+        assert!(
+            ((got - want[0]) / want[0]).abs() < 1e-5,
+            "{name}: ours {got}, PyTorch {}",
+            want[0]
+        );
+    }
 }
 
 #[test]
@@ -194,22 +228,25 @@ fn wrong_checkpoint_reports_missing_and_unexpected_keys_by_name() {
 #[test]
 fn barlow_twins_projector_matches_pytorch_in_train_mode() {
     // PSTL's `BTwins` keys: projector.{0,1,3,4,6}.* and the loss BN's bn.* buffers.
-    let device = Device::flex().autodiff();
-    let mut head = asma_model::barlow::BarlowTwinsConfig {
-        dims: [64, 64, 64],
-        ..Default::default()
+    for (name, device) in devices() {
+        eprintln!("{name}:");
+        let device = device.autodiff();
+        let mut head = asma_model::barlow::BarlowTwinsConfig {
+            dims: [64, 64, 64],
+            ..Default::default()
+        }
+        .init(&device);
+        let report = load_module(
+            &mut head,
+            &fixture("barlow/proj_weights.safetensors"),
+            "0.weight",
+            None,
+        )
+        .unwrap();
+        assert_eq!(report.prefix, "projector.");
+        let out = head.forward(tensor("barlow/proj_in.npy", &device));
+        assert_close(out.detach(), "barlow/proj_out.npy");
     }
-    .init(&device);
-    let report = load_module(
-        &mut head,
-        &fixture("barlow/proj_weights.safetensors"),
-        "0.weight",
-        None,
-    )
-    .unwrap();
-    assert_eq!(report.prefix, "projector.");
-    let out = head.forward(tensor("barlow/proj_in.npy", &device));
-    assert_close(out.detach(), "barlow/proj_out.npy");
 }
 
 fn classifier(fusion: Fusion, device: &Device) -> AsmaClassifier {
@@ -236,23 +273,25 @@ fn classifier(fusion: Fusion, device: &Device) -> AsmaClassifier {
 
 #[test]
 fn classifier_logits_and_features_match_pytorch_for_both_fusions() {
-    let device = Device::flex();
-    for (fusion, name) in [
-        (Fusion::CrossAttention, "cross_attention"),
-        (Fusion::Average, "average"),
-    ] {
-        let m = classifier(fusion, &device).valid();
-        let x: Tensor<5> = tensor("classifier/input.npy", &device);
-        assert_close(
-            m.forward(x.clone()),
-            &format!("classifier/{name}_logits.npy"),
-        );
-        assert_close(m.features(x), &format!("classifier/{name}_features.npy"));
-        let ad = Device::flex().autodiff();
-        let mut t = classifier(fusion, &ad);
-        t.encoder_theta = t.encoder_theta.without_dropout();
-        t.encoder_phi = t.encoder_phi.without_dropout();
-        let out = t.forward(tensor("classifier/input.npy", &ad));
-        assert_close(out.detach(), &format!("classifier/{name}_logits_train.npy"));
+    for (device_name, device) in devices() {
+        for (fusion, name) in [
+            (Fusion::CrossAttention, "cross_attention"),
+            (Fusion::Average, "average"),
+        ] {
+            eprintln!("{device_name}, {name}:");
+            let m = classifier(fusion, &device).valid();
+            let x: Tensor<5> = tensor("classifier/input.npy", &device);
+            assert_close(
+                m.forward(x.clone()),
+                &format!("classifier/{name}_logits.npy"),
+            );
+            assert_close(m.features(x), &format!("classifier/{name}_features.npy"));
+            let ad = device.clone().autodiff();
+            let mut t = classifier(fusion, &ad);
+            t.encoder_theta = t.encoder_theta.without_dropout();
+            t.encoder_phi = t.encoder_phi.without_dropout();
+            let out = t.forward(tensor("classifier/input.npy", &ad));
+            assert_close(out.detach(), &format!("classifier/{name}_logits_train.npy"));
+        }
     }
 }
