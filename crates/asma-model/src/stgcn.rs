@@ -482,63 +482,6 @@ mod tests {
         assert_eq!(lengths[9], 13);
     }
 
-    /// The host kernels change how the encoder computes, not what: one training step's loss,
-    /// running statistics and every parameter's gradient equal those of burn's operations.
-    #[test]
-    fn host_kernels_train_like_burns_operations() {
-        let device = Device::flex().autodiff();
-        let config = StgcnEncoderConfig {
-            hidden_channels: 4,
-            hidden_dim: 24,
-            ..StgcnEncoderConfig::pstl()
-        };
-        // Two encoders with the same initial weights and their own running statistics.
-        let host_encoder = config.init(&device);
-        let burn_encoder = config
-            .init(&device)
-            .load_record(host_encoder.clone().into_record())
-            .with_conv(ConvImpl::Direct);
-        let x = Tensor::<5>::random(
-            [3, 3, 20, 25, 2],
-            burn::tensor::Distribution::Normal(0.0, 0.5),
-            &device,
-        );
-        let keep: Vec<usize> = (0..25).filter(|j| j % 4 != 1).collect();
-        let step = |e: &StgcnEncoder| {
-            crate::dropout::reseed(3);
-            let out = e.forward(x.clone(), Some(&keep));
-            let loss = (out.clone() * out).sum();
-            let grads = loss.clone().backward();
-            let mut values = vec![loss.into_scalar::<f32>()];
-            let mut push = |t: Tensor<1>| {
-                values.extend(t.into_data().try_into_vec::<f32>().unwrap());
-            };
-            push(e.data_bn.gamma.val().grad(&grads).unwrap().flatten(0, 0));
-            push(e.data_bn.running_var.value_sync());
-            for (b, imp) in e.st_gcn_networks.iter().zip(&e.edge_importance) {
-                push(b.gcn.conv.weight.val().grad(&grads).unwrap().flatten(0, 3));
-                push(b.tcn.conv.weight.val().grad(&grads).unwrap().flatten(0, 3));
-                push(b.tcn.bn_in.gamma.val().grad(&grads).unwrap());
-                push(b.tcn.bn_out.beta.val().grad(&grads).unwrap());
-                push(b.tcn.bn_out.running_mean.value_sync());
-                push(imp.val().grad(&grads).unwrap().flatten(0, 2));
-                if let Some(r) = &b.residual {
-                    push(r.conv.weight.val().grad(&grads).unwrap().flatten(0, 3));
-                }
-            }
-            values
-        };
-        let (host, burn) = (step(&host_encoder), step(&burn_encoder));
-        assert_eq!(host.len(), burn.len());
-        let scale = burn.iter().fold(0f32, |m, v| m.max(v.abs()));
-        for (i, (a, b)) in host.iter().zip(&burn).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-4 * scale,
-                "value {i}: host {a}, burn {b}"
-            );
-        }
-    }
-
     #[test]
     fn joint_removal_shrinks_the_map() {
         let device = Device::flex();

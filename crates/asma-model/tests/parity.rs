@@ -295,3 +295,60 @@ fn classifier_logits_and_features_match_pytorch_for_both_fusions() {
         }
     }
 }
+
+/// The host kernels change how the encoder computes, not what: one training step of the
+/// PSTL encoder (dropout on, joints removed), its loss, every parameter's gradient and the
+/// running statistics equal those of burn's operations. Fixed weights and input keep the
+/// comparison deterministic (random ones sometimes give near-constant BatchNorm channels,
+/// whose 1/σ amplifies rounding beyond any fixed tolerance).
+#[test]
+fn host_kernels_train_like_burns_operations() {
+    let device = Device::flex().autodiff();
+    let x: Tensor<5> = tensor("encoder/input50.npy", &device);
+    let masked: Vec<usize> = serde_json::from_str(
+        &std::fs::read_to_string(fixture("encoder/masked_joints.json")).unwrap(),
+    )
+    .unwrap();
+    let keep: Vec<usize> = (0..25).filter(|j| !masked.contains(j)).collect();
+    let step = |conv: ConvImpl| {
+        let e = encoder("encoder/weights.safetensors", &device).with_conv(conv);
+        asma_model::dropout::reseed(3);
+        let out = e.forward(x.clone(), Some(&keep));
+        let loss = (out.clone() * out).sum();
+        let grads = loss.clone().backward();
+        let mut values = vec![loss.into_scalar::<f32>()];
+        let mut push = |t: Tensor<1>| values.extend(t.into_data().try_into_vec::<f32>().unwrap());
+        push(e.data_bn.gamma.val().grad(&grads).unwrap());
+        push(e.data_bn.running_var.value_sync());
+        for (b, imp) in e.st_gcn_networks.iter().zip(&e.edge_importance) {
+            push(b.gcn.conv.weight.val().grad(&grads).unwrap().flatten(0, 3));
+            push(b.tcn.conv.weight.val().grad(&grads).unwrap().flatten(0, 3));
+            push(b.tcn.bn_in.gamma.val().grad(&grads).unwrap());
+            push(b.tcn.bn_out.beta.val().grad(&grads).unwrap());
+            push(b.tcn.bn_out.running_mean.value_sync());
+            push(imp.val().grad(&grads).unwrap().flatten(0, 2));
+            if let Some(r) = &b.residual {
+                push(r.conv.weight.val().grad(&grads).unwrap().flatten(0, 3));
+            }
+        }
+        values
+    };
+    let (host, burn) = (step(ConvImpl::Host), step(ConvImpl::Direct));
+    assert_eq!(host.len(), burn.len());
+    let scale = burn.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = host
+        .iter()
+        .zip(&burn)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    eprintln!(
+        "{} values, largest difference {worst:e}, largest value {scale}",
+        host.len()
+    );
+    for (i, (a, b)) in host.iter().zip(&burn).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * scale,
+            "value {i}: host {a}, burn {b}"
+        );
+    }
+}
