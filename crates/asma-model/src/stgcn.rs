@@ -272,20 +272,15 @@ impl StgcnBlock {
         }
     }
 
-    fn batch_norm(&self, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-        match self.host {
-            true => crate::host::batch_norm(bn, x),
-            false => bn.forward(x),
-        }
-    }
-
     /// `(N·M, C_in, T, V)` → `(N·M, C_out, ⌊(T−1)/s⌋+1, V)`; `a` is this block's `(K, V, V)`
     /// adjacency, already multiplied by the edge importance and restricted to the kept joints.
     pub fn forward(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         let res = match (&self.residual, self.identity_residual) {
-            (Some(r), _) => {
-                Some(self.batch_norm(&r.bn, self.conv(&r.conv, x.clone(), self.stride)))
-            }
+            (Some(r), _) => Some(batch_norm(
+                self.host,
+                &r.bn,
+                self.conv(&r.conv, x.clone(), self.stride),
+            )),
             (None, true) => Some(x.clone()),
             (None, false) => None,
         };
@@ -294,13 +289,25 @@ impl StgcnBlock {
             true => graph_product(z, a, self.out_channels),
             false => graph_product_matmul(z, a, self.out_channels),
         };
-        let y = self.batch_norm(&self.tcn.bn_in, y);
+        let y = batch_norm(self.host, &self.tcn.bn_in, y);
         let y = self.conv(&self.tcn.conv, relu(y), self.stride);
-        let y = crate::dropout::dropout(&self.tcn.dropout, self.batch_norm(&self.tcn.bn_out, y));
+        let y = crate::dropout::dropout(
+            &self.tcn.dropout,
+            batch_norm(self.host, &self.tcn.bn_out, y),
+        );
         relu(match res {
             Some(r) => y + r,
             None => y,
         })
+    }
+}
+
+/// `bn` on `x`: on the host kernel where the backend is the CPU when `host`
+/// ([`ConvImpl::Host`]), burn's `BatchNorm` otherwise.
+fn batch_norm<const D: usize>(host: bool, bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    match host {
+        true => crate::host::batch_norm(bn, x),
+        false => bn.forward(x),
     }
 }
 
@@ -349,10 +356,7 @@ impl StgcnEncoder {
         let device = x.device();
         // (N, C, T, V, M) → (N, M, V, C, T) → (N·M, V·C, T): data-BN per (joint, coordinate).
         let x = x.permute([0, 4, 3, 1, 2]).reshape([n * m, v * c, t]);
-        let x = match self.host {
-            true => crate::host::batch_norm(&self.data_bn, x),
-            false => self.data_bn.forward(x),
-        };
+        let x = batch_norm(self.host, &self.data_bn, x);
         // → (N, M, V, C, T) → (N, M, C, T, V) → (N·M, C, T, V).
         let mut x = x
             .reshape([n, m, v, c, t])
