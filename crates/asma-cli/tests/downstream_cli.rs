@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use asma_data::labels::{write_labels, Labels};
-use asma_data::npy::write_npy_f32;
+use asma_data::labels::Labels;
+use asma_data::loader::SkeletonDataset;
 use asma_data::rng::Rng;
+use asma_data::splits::Part;
 
 fn asma(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_asma"))
@@ -19,7 +20,7 @@ fn asma(args: &[&str]) -> Output {
 fn tiny_data(dir: &Path) {
     let mut rng = Rng::new(3);
     let len = 3 * 50 * 25 * 2;
-    for (part, n) in [("train", 9), ("val", 6)] {
+    for (part, n) in [(Part::Train, 9), (Part::Val, 6)] {
         let mut data = vec![0f32; n * len];
         for s in 0..n {
             for (i, v) in data[s * len..(s + 1) * len].iter_mut().enumerate() {
@@ -28,19 +29,14 @@ fn tiny_data(dir: &Path) {
                 *v = signal + (t as f32 * 0.2 + j as f32).sin() * 0.2 + 0.05 * rng.normal() as f32;
             }
         }
-        write_npy_f32(
-            dir.join(format!("{part}_position.npy")),
-            &[n, 3, 50, 25, 2],
-            &data,
-        )
-        .unwrap();
         let labels = Labels {
             names: (0..n)
                 .map(|i| format!("S001C001P00{}R001A{:03}", i % 5 + 1, i % 3 + 1))
                 .collect(),
             labels: (0..n).map(|i| i % 3).collect(),
         };
-        write_labels(&dir.join(format!("{part}_label.pkl")), &labels).unwrap();
+        let shape = [n, 3, 50, 25, 2];
+        SkeletonDataset::write_split(dir, part, &shape, &data, &labels).unwrap();
     }
 }
 

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::augment::{self, Transform};
 use crate::error::{DataError, Result};
-use crate::labels::read_labels;
+use crate::labels::{read_labels, write_labels, Labels};
 use crate::mask::{gather_frames, FrameMask, JointMask, JointSelection, MaskConfig};
-use crate::npy::MmapNpy;
+use crate::npy::{write_npy_f32, MmapNpy};
 use crate::rng::Rng;
 use crate::splits::Part;
 use crate::stream::{apply_stream, BatchShape, Stream};
@@ -69,6 +69,20 @@ impl SkeletonDataset {
                 )
             })?;
         Self::open(&data, &dir.join(format!("{p}_label.pkl")))
+    }
+
+    /// Writes the `(N, 3, T, 25, 2)` array `data` and `labels` as `<dir>/<part>_position.npy`
+    /// and `<dir>/<part>_label.pkl`, the files [`Self::open_split`] reads.
+    pub fn write_split(
+        dir: &Path,
+        part: Part,
+        shape: &[usize],
+        data: &[f32],
+        labels: &Labels,
+    ) -> Result<()> {
+        let p = part.prefix();
+        write_npy_f32(dir.join(format!("{p}_position.npy")), shape, data)?;
+        write_labels(&dir.join(format!("{p}_label.pkl")), labels)
     }
 
     /// Samples.
@@ -420,8 +434,6 @@ impl Drop for EpochIter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::{write_labels, Labels};
-    use crate::npy::write_npy_f32;
 
     fn dataset(n: usize) -> (tempfile::TempDir, Arc<SkeletonDataset>) {
         let dir = tempfile::tempdir().unwrap();
@@ -429,19 +441,14 @@ mod tests {
         let data: Vec<f32> = (0..n * len)
             .map(|i| ((i % 977) as f32 * 0.013).sin())
             .collect();
-        write_npy_f32(
-            dir.path().join("train_position.npy"),
-            &[n, 3, 50, 25, 2],
-            &data,
-        )
-        .unwrap();
         let labels = Labels {
             names: (0..n)
                 .map(|i| format!("S001C001P001R001A{:03}.skeleton", i % 5 + 1))
                 .collect(),
             labels: (0..n).map(|i| i % 5).collect(),
         };
-        write_labels(&dir.path().join("train_label.pkl"), &labels).unwrap();
+        let shape = [n, 3, 50, 25, 2];
+        SkeletonDataset::write_split(dir.path(), Part::Train, &shape, &data, &labels).unwrap();
         let ds = Arc::new(SkeletonDataset::open_split(dir.path(), Part::Train).unwrap());
         (dir, ds)
     }

@@ -9,9 +9,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use asma_data::labels::{write_labels, Labels};
+use asma_data::labels::Labels;
 use asma_data::loader::{Batch, Loader, LoaderConfig, SkeletonDataset};
-use asma_data::npy::write_npy_f32;
 use asma_data::rng::Rng;
 use asma_data::splits::Part;
 use asma_model::burn::module::{Module, ModuleVisitor, Param};
@@ -36,7 +35,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn tiny_data(dir: &Path, n: usize) {
     let mut rng = Rng::new(11);
     let len = 3 * 50 * 25 * 2;
-    for part in ["train", "val"] {
+    for part in [Part::Train, Part::Val] {
         let mut data = vec![0f32; n * len];
         for (i, v) in data.iter_mut().enumerate() {
             let (s, c, t) = (i / len, (i / (50 * 50)) % 3, (i / 50) % 50);
@@ -44,17 +43,12 @@ fn tiny_data(dir: &Path, n: usize) {
             *v =
                 signal + (t as f32 * 0.2 + (i % 25) as f32).sin() * 0.3 + 0.1 * rng.normal() as f32;
         }
-        write_npy_f32(
-            dir.join(format!("{part}_position.npy")),
-            &[n, 3, 50, 25, 2],
-            &data,
-        )
-        .unwrap();
         let labels = Labels {
             names: (0..n).map(|i| format!("s{i}.skeleton")).collect(),
             labels: (0..n).map(|i| i % 3).collect(),
         };
-        write_labels(&dir.join(format!("{part}_label.pkl")), &labels).unwrap();
+        let shape = [n, 3, 50, 25, 2];
+        SkeletonDataset::write_split(dir, part, &shape, &data, &labels).unwrap();
     }
 }
 

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use asma_data::labels::{write_labels, Labels};
-use asma_data::npy::write_npy_f32;
+use asma_data::labels::Labels;
+use asma_data::loader::SkeletonDataset;
 use asma_data::rng::Rng;
 use asma_data::splits::Part;
 use asma_data::stream::Stream;
@@ -27,7 +27,7 @@ const CLASSES: usize = 3;
 fn tiny_data(dir: &Path) {
     let mut rng = Rng::new(5);
     let len = 3 * 50 * 25 * 2;
-    for (part, n) in [("train", 12), ("val", 6)] {
+    for (part, n) in [(Part::Train, 12), (Part::Val, 6)] {
         let mut data = vec![0f32; n * len];
         for s in 0..n {
             let class = s % CLASSES;
@@ -37,19 +37,14 @@ fn tiny_data(dir: &Path) {
                 *v = signal + (t as f32 * 0.2 + j as f32).sin() * 0.2 + 0.05 * rng.normal() as f32;
             }
         }
-        write_npy_f32(
-            dir.join(format!("{part}_position.npy")),
-            &[n, 3, 50, 25, 2],
-            &data,
-        )
-        .unwrap();
         let labels = Labels {
             names: (0..n)
                 .map(|i| format!("S001C001P00{}R001A{:03}", i % 8, i))
                 .collect(),
             labels: (0..n).map(|i| i % CLASSES).collect(),
         };
-        write_labels(&dir.join(format!("{part}_label.pkl")), &labels).unwrap();
+        let shape = [n, 3, 50, 25, 2];
+        SkeletonDataset::write_split(dir, part, &shape, &data, &labels).unwrap();
     }
 }
 

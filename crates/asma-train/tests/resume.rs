@@ -4,9 +4,11 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use asma_data::labels::{write_labels, Labels};
+use asma_data::labels::Labels;
+use asma_data::loader::SkeletonDataset;
 use asma_data::npy::write_npy_f32;
 use asma_data::rng::Rng;
+use asma_data::splits::Part;
 use asma_train::config::PretrainConfig;
 use asma_train::pretrain::{pretrain, Progress};
 
@@ -17,24 +19,19 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// A tiny prepared folder: smooth random motions, 4 classes.
 fn tiny_data(dir: &Path) {
     let mut rng = Rng::new(9);
-    for (part, n) in [("train", 10), ("val", 6)] {
+    for (part, n) in [(Part::Train, 10), (Part::Val, 6)] {
         let mut data = vec![0f32; n * 3 * 50 * 25 * 2];
         for (i, v) in data.iter_mut().enumerate() {
             let t = (i / 50) % 50;
             *v = ((i % 7) as f32 * 0.1 + (t as f32 * 0.1 + (i % 11) as f32).sin() * 0.3)
                 * (1.0 + 0.01 * rng.normal() as f32);
         }
-        write_npy_f32(
-            dir.join(format!("{part}_position.npy")),
-            &[n, 3, 50, 25, 2],
-            &data,
-        )
-        .unwrap();
         let labels = Labels {
             names: (0..n).map(|i| format!("s{i}.skeleton")).collect(),
             labels: (0..n).map(|i| i % 4).collect(),
         };
-        write_labels(&dir.join(format!("{part}_label.pkl")), &labels).unwrap();
+        let shape = [n, 3, 50, 25, 2];
+        SkeletonDataset::write_split(dir, part, &shape, &data, &labels).unwrap();
     }
 }
 
