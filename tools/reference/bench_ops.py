@@ -1,6 +1,7 @@
 """The operations of `asma bench ops` in PyTorch, same sizes and order (forward, then backward
 of the output's sum, each followed by a device sync). Prints one JSON object. PyTorch has one
-form of each operation: the rows for asma's `matmul` and `host` forms repeat its module.
+form of each operation: the rows for asma's `matmul`, `host`, `sums` and `shifted` forms repeat
+its module (asma matches rows by name).
 
     python3 tools/reference/bench_ops.py --batch 128 --reps 3 --device cpu --threads 2
 """
@@ -50,8 +51,10 @@ def main():
     ops = [
         ('data_bn (BatchNorm1d, 75 ch)', x_bn1d, lambda x: data_bn(x.squeeze(3)).unsqueeze(3)),
         ('data_bn (BatchNorm1d, 75 ch), host', x_bn1d, lambda x: data_bn(x.squeeze(3)).unsqueeze(3)),
+        ('data_bn (BatchNorm1d, 75 ch), sums', x_bn1d, lambda x: data_bn(x.squeeze(3)).unsqueeze(3)),
         ('batchnorm2d (16 ch)', x, bn),
         ('batchnorm2d (16 ch), host', x, bn),
+        ('batchnorm2d (16 ch), sums', x, bn),
         ('gcn 1x1 conv 16→48, direct', x, gcn),
         ('gcn 1x1 conv 16→48, matmul', x, gcn),
         ('gcn 1x1 conv 16→48, host', x, gcn),
@@ -60,9 +63,11 @@ def main():
         ('tcn 9x1 conv 16→16, direct', x, tcn),
         ('tcn 9x1 conv 16→16, matmul', x, tcn),
         ('tcn 9x1 conv 16→16, host', x, tcn),
+        ('tcn 9x1 conv 16→16, shifted', x, tcn),
         ('tcn 9x1 conv 16→32 stride 2, direct', x, tcn2),
         ('tcn 9x1 conv 16→32 stride 2, matmul', x, tcn2),
         ('tcn 9x1 conv 16→32 stride 2, host', x, tcn2),
+        ('tcn 9x1 conv 16→32 stride 2, shifted', x, tcn2),
         ('relu', x, F.relu),
         ('dropout 0.5', x, drop),
         ('select 17 of 25 joints', x, lambda x: x[:, :, :, keep]),

@@ -199,14 +199,21 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     let keep: Vec<usize> = (0..25)
         .filter(|j| ![1, 4, 6, 9, 13, 17, 20, 23].contains(j))
         .collect();
-    // One timing per convolution form, same model and data: (form, s/step, forward s/step).
+    // One timing per convolution and BatchNorm form, same model and data:
+    // (form, s/step, forward s/step, backward s/step, step times).
+    let forms: Vec<_> = a
+        .conv
+        .iter()
+        .flat_map(|&c| a.norm.iter().map(move |&n| (c, n.resolve(c))))
+        .collect();
     let mut rows = Vec::new();
-    for &conv in &a.conv {
+    for &(conv, norm) in &forms {
         device.seed(0);
         asma_model::dropout::reseed(0);
         let enc = StgcnEncoderConfig {
             hidden_channels: a.hidden,
             conv,
+            batch_norm: norm,
             ..Default::default()
         };
         let mut branch = PretrainBranch {
@@ -222,6 +229,9 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             .with_weight_decay(Some(WeightDecayConfig::new(1e-5)))
             .init();
         let (mut times, mut forward, mut backward) = (Vec::new(), Vec::new(), Vec::new());
+        // The untimed first step: kernel compilation and, on GPU builds, autotuning of every
+        // shape the step meets (reported, since every training run pays it once).
+        let mut warmup = 0.0;
         for s in 0..=a.steps {
             let t = Instant::now();
             let loss = branch.loss(BranchViews {
@@ -251,16 +261,25 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
                 times.push(t.elapsed().as_secs_f64());
                 forward.push(f);
                 backward.push(b - f);
+            } else {
+                warmup = t.elapsed().as_secs_f64();
             }
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         eprintln!(
-            "{conv:?}: forward {:.3} s, backward {:.3} s, optimiser {:.3} s per step",
+            "{conv:?}, BatchNorm {norm:?}: forward {:.3} s, backward {:.3} s, optimiser {:.3} s per step",
             mean(&forward),
             mean(&backward),
             mean(&times) - mean(&forward) - mean(&backward)
         );
-        rows.push((conv, mean(&times), mean(&forward), mean(&backward), times));
+        eprintln!("{conv:?}, BatchNorm {norm:?}: first (untimed) step {warmup:.3} s");
+        rows.push((
+            (conv, norm, warmup),
+            mean(&times),
+            mean(&forward),
+            mean(&backward),
+            times,
+        ));
     }
     let (_, sec, _, _, times) = rows[0].clone();
     let threads = rayon::current_num_threads();
@@ -286,7 +305,7 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     }
     let forms: Vec<serde_json::Value> = rows
         .iter()
-        .map(|(conv, s, f, b, _)| serde_json::json!({"conv": conv, "seconds_per_step": s, "forward_seconds": f, "backward_seconds": b, "samples_per_s": a.batch as f64 / s}))
+        .map(|((conv, norm, warmup), s, f, b, _)| serde_json::json!({"conv": conv, "batch_norm": norm, "first_step_seconds": warmup, "seconds_per_step": s, "forward_seconds": f, "backward_seconds": b, "samples_per_s": a.batch as f64 / s, "vs_pytorch": reference.map(|r| r / s)}))
         .collect();
     let result = serde_json::json!({
         "batch": a.batch, "proj_dim": a.proj_dim, "hidden": a.hidden, "threads": threads, "device": a.device,
@@ -302,9 +321,9 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             a.batch, a.proj_dim, threads, a.device
         );
         println!("| framework | s/step | samples/s |\n|---|---|---|");
-        for (conv, s, f, b, _) in &rows {
+        for ((conv, norm, _), s, f, b, _) in &rows {
             println!(
-                "| asma (burn {}, {conv:?} convolutions; forward {f:.3} s, backward {b:.3} s) | {s:.3} | {:.2} |",
+                "| asma (burn {}, {conv:?} convolutions, BatchNorm {norm:?}; forward {f:.3} s, backward {b:.3} s) | {s:.3} | {:.2} |",
                 a.device,
                 a.batch as f64 / s
             );

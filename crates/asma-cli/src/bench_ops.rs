@@ -1,8 +1,10 @@
 //! `asma bench ops`: forward and backward time of each kind of operation in one ST-GCN block
 //! at pre-training sizes (`N·M = 2·batch` rows, 16 channels, 50 frames, 25 joints), each
 //! followed by a device sync, so a slow kernel on a backend shows by name. `host` rows are
-//! the CPU kernels of `asma_model::host` (burn's own operation on other backends). With `--python`,
-//! the same operations in PyTorch (`tools/reference/bench_ops.py`) in the same run.
+//! the CPU kernels of `asma_model::host` (burn's own operation on other backends); `sums` and
+//! `shifted` rows the device-generic forms of `asma_model::norm` and `asma_model::conv` (what
+//! `conv = "shifted"` runs). With `--python`, the same operations in PyTorch
+//! (`tools/reference/bench_ops.py`) in the same run, matched by row name.
 
 use std::time::Instant;
 
@@ -11,23 +13,26 @@ use asma_model::burn::nn::conv::{Conv2d, Conv2dConfig};
 use asma_model::burn::nn::{BatchNormConfig, DropoutConfig, PaddingConfig2d};
 use asma_model::burn::tensor::activation::relu;
 use asma_model::burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use asma_model::conv::conv_kx1_matmul;
+use asma_model::conv::{conv_kx1_matmul, conv_kx1_shifted};
 use asma_model::graph::adjacency;
 use asma_model::host::{batch_norm, temporal_conv};
+use asma_model::norm::batch_norm_sums;
 use asma_skeleton::NTU25;
 
 use crate::bench_cmd::run_reference;
 use crate::BenchOpsArgs;
 
-/// Seconds for `f` on `x`: forward (then sync) and backward of `sum(f(x))` (then sync).
+/// Seconds for `f` on `x`: forward (then sync) and backward of `sum(f(x))` (then sync),
+/// averaged over `reps` after one warm-up, and the warm-up's forward + backward (kernel
+/// compilation and, on GPU builds, autotuning of the shapes met).
 fn time_op(
     device: &Device,
     x: &Tensor<4>,
     reps: usize,
     f: &dyn Fn(Tensor<4>) -> Tensor<4>,
-) -> Result<(f64, f64)> {
+) -> Result<(f64, f64, f64)> {
     let sync = || device.sync().map_err(|e| anyhow::anyhow!("device: {e:?}"));
-    let (mut fwd, mut bwd) = (0.0, 0.0);
+    let (mut fwd, mut bwd, mut first) = (0.0, 0.0, 0.0);
     for r in 0..=reps {
         let input = x.clone().require_grad();
         sync()?;
@@ -40,9 +45,11 @@ fn time_op(
         if r > 0 {
             fwd += t1;
             bwd += t.elapsed().as_secs_f64() - t1;
+        } else {
+            first = t.elapsed().as_secs_f64();
         }
     }
-    Ok((fwd / reps as f64, bwd / reps as f64))
+    Ok((fwd / reps as f64, bwd / reps as f64, first))
 }
 
 /// The host kernel where the backend has it (the CPU), burn's `Conv2d` elsewhere.
@@ -93,11 +100,24 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
                 batch_norm(&data_bn, x.reshape([n, ch, t])).unsqueeze_dim(3)
             }),
         ),
+        (
+            "data_bn (BatchNorm1d, 75 ch), sums",
+            &x_bn1d,
+            Box::new(|x: Tensor<4>| {
+                let [n, ch, t, _] = x.dims();
+                batch_norm_sums(&data_bn, x.reshape([n, ch, t])).unsqueeze_dim(3)
+            }),
+        ),
         ("batchnorm2d (16 ch)", &x, Box::new(|x| bn.forward(x))),
         (
             "batchnorm2d (16 ch), host",
             &x,
             Box::new(|x| batch_norm(&bn, x)),
+        ),
+        (
+            "batchnorm2d (16 ch), sums",
+            &x,
+            Box::new(|x| batch_norm_sums(&bn, x)),
         ),
         (
             "gcn 1x1 conv 16→48, direct",
@@ -140,6 +160,11 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
             Box::new(|x| host_or_direct(x, &tcn, 1, 4)),
         ),
         (
+            "tcn 9x1 conv 16→16, shifted",
+            &x,
+            Box::new(|x| conv_kx1_shifted(x, &tcn, 1, 4)),
+        ),
+        (
             "tcn 9x1 conv 16→32 stride 2, direct",
             &x,
             Box::new(|x| tcn2.forward(x)),
@@ -153,6 +178,11 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
             "tcn 9x1 conv 16→32 stride 2, host",
             &x,
             Box::new(|x| host_or_direct(x, &tcn2, 2, 4)),
+        ),
+        (
+            "tcn 9x1 conv 16→32 stride 2, shifted",
+            &x,
+            Box::new(|x| conv_kx1_shifted(x, &tcn2, 2, 4)),
         ),
         ("relu", &x, Box::new(relu)),
         (
@@ -178,11 +208,9 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
     ];
     let mut rows = Vec::new();
     for (name, input, f) in &ops {
-        let (fwd, bwd) = time_op(&device, input, a.reps, f.as_ref())
+        let (fwd, bwd, first) = time_op(&device, input, a.reps, f.as_ref())
             .with_context(|| format!("timing {name}"))?;
-        rows.push(
-            serde_json::json!({"op": name, "forward_ms": 1e3 * fwd, "backward_ms": 1e3 * bwd}),
-        );
+        rows.push(serde_json::json!({"op": name, "forward_ms": 1e3 * fwd, "backward_ms": 1e3 * bwd, "first_call_ms": 1e3 * first}));
     }
     let mut reference = serde_json::Value::Null;
     if let Some(py) = &a.python {
@@ -199,18 +227,26 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
         .map(String::from);
         reference = run_reference(py, "bench_ops.py", &args, Some(&a.torch_device))?;
     }
-    let torch_row = |i: usize, key: &str| reference["ops"][i][key].as_f64();
+    // PyTorch's row of the same name (it repeats its one form under each of asma's names).
+    let torch_row = |op: &str, key: &str| {
+        reference["ops"]
+            .as_array()?
+            .iter()
+            .find(|r| r["op"].as_str() == Some(op))?[key]
+            .as_f64()
+    };
     if a.json {
         let result = serde_json::json!({"device": a.device, "batch": a.batch, "threads": rayon::current_num_threads(), "asma": rows, "pytorch": reference});
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!("ST-GCN block operations, {n}×{c}×{t}×{v}, asma on {} vs PyTorch on {} (ms, forward / backward):", a.device, a.torch_device);
         println!("| op | asma fwd | asma bwd | PyTorch fwd | PyTorch bwd |\n|---|---|---|---|---|");
-        for (i, r) in rows.iter().enumerate() {
-            let p = |k| torch_row(i, k).map_or("–".to_string(), |v| format!("{v:.2}"));
+        for r in &rows {
+            let op = r["op"].as_str().unwrap_or_default();
+            let p = |k| torch_row(op, k).map_or("–".to_string(), |v| format!("{v:.2}"));
             println!(
                 "| {} | {:.2} | {:.2} | {} | {} |",
-                r["op"].as_str().unwrap(),
+                op,
                 r["forward_ms"].as_f64().unwrap(),
                 r["backward_ms"].as_f64().unwrap(),
                 p("forward_ms"),

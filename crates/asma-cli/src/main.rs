@@ -492,9 +492,14 @@ pub struct BenchPretrainArgs {
     /// PyTorch's device for the comparison (`cpu`, `cuda`).
     #[arg(long, default_value = "cpu")]
     pub torch_device: String,
-    /// Convolution forms to time, the first one compared with PyTorch: host, direct, matmul.
+    /// Convolution forms to time, the first one compared with PyTorch: host, direct, matmul,
+    /// shifted.
     #[arg(long, value_delimiter = ',', default_value = "host")]
     pub conv: Vec<asma_model::conv::ConvImpl>,
+    /// BatchNorm forms to time with each convolution form: auto (the one that goes with it),
+    /// host, burn, sums.
+    #[arg(long, value_delimiter = ',', default_value = "auto")]
+    pub norm: Vec<asma_model::norm::NormImpl>,
     #[arg(long)]
     pub json: bool,
 }

@@ -27,25 +27,42 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
             } else {
                 let knn = m
                     .knn
-                    .map(|k| {
+                    .zip(m.features)
+                    .map(|(k, f)| {
                         format!(
-                            ", k-NN top-1 θ {:.1}% φ {:.1}% θ‖φ {:.1}%",
+                            ", k-NN top-1 θ {:.1}% φ {:.1}% θ‖φ {:.1}%, effective rank θ {:.1} φ {:.1}",
                             100.0 * k.theta,
                             100.0 * k.phi,
-                            100.0 * k.both
+                            100.0 * k.both,
+                            f.theta.effective_rank,
+                            f.phi.effective_rank
                         )
                     })
                     .unwrap_or_default();
-                println!("epoch {:>3}: loss {:.3} (θ {:.3}+{:.3}, φ {:.3}+{:.3}), lr {:.2e}, {:.1} samples/s{knn}", m.epoch, m.loss, m.theta_anchor_temporal, m.theta_anchor_spatial, m.phi_anchor_temporal, m.phi_anchor_spatial, m.lr, m.samples_per_s);
+                println!("epoch {:>3}: loss {:.3} (θ {:.3}+{:.3}, φ {:.3}+{:.3}), mean C_ii θ {:.2} φ {:.2}, lr {:.2e}, {:.1} samples/s{knn}", m.epoch, m.loss, m.theta_anchor_temporal, m.theta_anchor_spatial, m.phi_anchor_temporal, m.phi_anchor_spatial, m.bt.theta.mean_diagonal, m.bt.phi.mean_diagonal, m.lr, m.samples_per_s);
             }
         }
-        Progress::KnnAtStart(k) => {
-            if !json {
+        Progress::KnnAtStart(baseline, e) => {
+            if json {
                 println!(
-                    "random init: k-NN top-1 θ {:.1}% φ {:.1}% θ‖φ {:.1}%",
+                    "{}",
+                    serde_json::json!({"init": baseline, "knn": e.knn, "features": e.features})
+                );
+            } else {
+                let name = match baseline {
+                    pretrain::Baseline::Random => "random init, BatchNorm statistics untouched",
+                    pretrain::Baseline::RandomBnEstimated => {
+                        "random init, BatchNorm statistics of the training split (fair baseline)"
+                    }
+                };
+                let k = e.knn;
+                println!(
+                    "{name}: k-NN top-1 θ {:.1}% φ {:.1}% θ‖φ {:.1}%, effective rank θ {:.1} φ {:.1}",
                     100.0 * k.theta,
                     100.0 * k.phi,
-                    100.0 * k.both
+                    100.0 * k.both,
+                    e.features.theta.effective_rank,
+                    e.features.phi.effective_rank
                 );
             }
         }

@@ -96,6 +96,8 @@ fn every_shipped_config_parses() {
                     toml::from_str::<asma_train::downstream::DownstreamConfig>(&text).err()
                 } else if name.starts_with("distill_") {
                     toml::from_str::<asma_train::downstream::distill::DistillConfig>(&text).err()
+                } else if name.starts_with("synth_") {
+                    toml::from_str::<asma_data::synth::SynthConfig>(&text).err()
                 } else if name == "quickstart.toml" {
                     toml::from_str::<asma_train::quickstart::QuickstartConfig>(&text).err()
                 } else if p.parent().unwrap().ends_with("experiments") {
@@ -133,4 +135,98 @@ fn pretrain_unknown_key_and_wrong_type_name_the_key() {
     assert_eq!(r.status.code(), Some(2));
     let e = String::from_utf8_lossy(&r.stderr);
     assert!(e.contains("invalid type") && e.contains("epochs"), "{e}");
+}
+
+/// Same seed, same bits, in a fresh process: two `asma pretrain` runs of one config write
+/// byte-identical encoders and the same metrics (timings aside), the baselines included.
+#[test]
+fn pretraining_twice_in_fresh_processes_gives_the_same_bits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (raw, data) = (tmp.path().join("raw"), tmp.path().join("data"));
+    let ok = |r: Output| {
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    };
+    ok(asma(&[
+        "data",
+        "synth",
+        "--out",
+        raw.to_str().unwrap(),
+        "--set",
+        "performers=[1,3]",
+        "--set",
+        "replications=[1]",
+        "--set",
+        "cameras=[1,2]",
+        "--set",
+        "classes=[1,6,7,8]",
+    ]));
+    ok(asma(&[
+        "data",
+        "prepare",
+        "--dataset",
+        "ntu60",
+        "--benchmark",
+        "xsub",
+        "--raw",
+        raw.to_str().unwrap(),
+        "--out",
+        data.to_str().unwrap(),
+    ]));
+    let run = |name: &str| {
+        let dir = tmp.path().join(name);
+        let cfg = root().join("configs/synthetic/pretrain_joint.toml");
+        ok(asma(&[
+            "pretrain",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--set",
+            &format!("data.dir={:?}", data.to_str().unwrap()),
+            "--set",
+            "data.num_classes=60",
+            "--set",
+            &format!("run.dir={:?}", dir.to_str().unwrap()),
+            "--set",
+            "model.encoder.hidden_channels=4",
+            "--set",
+            "model.encoder.hidden_dim=16",
+            "--set",
+            "model.projector.in_dim=16",
+            "--set",
+            "model.projector.dims=[32,32,32]",
+            "--set",
+            "optim.epochs=2",
+            "--set",
+            "optim.warmup_epochs=1",
+            "--set",
+            "optim.batch_size=4",
+            "--set",
+            "knn.every=1",
+        ]));
+        let metrics: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                for timing in ["seconds", "samples_per_s"] {
+                    v.as_object_mut().unwrap().remove(timing);
+                }
+                v
+            })
+            .collect();
+        // Parsed, not raw bytes: the header's key order is not part of the contract.
+        let weights: Vec<(String, Vec<f32>)> =
+            asma_model::weights::read_tensors(&dir.join("encoder_theta.safetensors"))
+                .unwrap()
+                .into_iter()
+                .map(|(k, t)| (k, t.data))
+                .collect();
+        (metrics, weights)
+    };
+    let (a, b) = (run("a"), run("b"));
+    assert_eq!(a.0.len(), 4, "{:?}", a.0);
+    assert_eq!(a.0, b.0);
+    assert!(
+        a.1 == b.1,
+        "the f_θ weights differ between two fresh processes"
+    );
 }

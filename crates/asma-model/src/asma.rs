@@ -60,6 +60,11 @@ pub struct BranchLoss {
     pub total: Tensor<1>,
     pub anchor_temporal: Tensor<1>,
     pub anchor_spatial: Tensor<1>,
+    /// Diagnostics, each the mean over the two pairs: Barlow Twins' on-diagonal term, its
+    /// unweighted off-diagonal term and the cross-correlation's mean diagonal.
+    pub on_diagonal: Tensor<1>,
+    pub off_diagonal: Tensor<1>,
+    pub mean_diagonal: Tensor<1>,
 }
 
 impl PretrainBranch {
@@ -73,12 +78,18 @@ impl PretrainBranch {
         let z_s = self
             .projector
             .forward(self.encoder.forward(v.spatial, Some(&v.keep_joints)));
-        let anchor_temporal = self.projector.loss(z_a.clone(), z_t);
-        let anchor_spatial = self.projector.loss(z_a, z_s);
+        let t = self.projector.terms(z_a.clone(), z_t);
+        let s = self.projector.terms(z_a, z_s);
+        let lambda = self.projector.lambda;
+        let (anchor_temporal, anchor_spatial) = (t.loss(lambda), s.loss(lambda));
+        let mean = |a: Tensor<1>, b: Tensor<1>| (a + b) * 0.5;
         BranchLoss {
             total: anchor_temporal.clone() + anchor_spatial.clone(),
             anchor_temporal,
             anchor_spatial,
+            on_diagonal: mean(t.on_diagonal, s.on_diagonal),
+            off_diagonal: mean(t.off_diagonal, s.off_diagonal),
+            mean_diagonal: mean(t.mean_diagonal, s.mean_diagonal),
         }
     }
 }

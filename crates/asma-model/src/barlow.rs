@@ -83,6 +83,11 @@ impl BarlowTwinsHead {
     pub fn loss(&self, z1: Tensor<2>, z2: Tensor<2>) -> Tensor<1> {
         barlow_twins_loss(z1, z2, self.lambda, self.epsilon)
     }
+
+    /// The loss's terms apart ([`BarlowTerms::loss`] with `self.lambda` is [`Self::loss`]).
+    pub fn terms(&self, z1: Tensor<2>, z2: Tensor<2>) -> BarlowTerms {
+        barlow_twins_terms(z1, z2, self.epsilon)
+    }
 }
 
 /// `(x − mean) / sqrt(var + eps)` per column with the batch's biased variance: BatchNorm1d
@@ -94,9 +99,28 @@ fn standardise(z: Tensor<2>, epsilon: f64) -> Tensor<2> {
     centred / (var + epsilon).sqrt()
 }
 
-/// `Σ_i (C_ii − 1)² + λ Σ_{i≠j} C_ij²` with `C = ẑ₁ᵀ ẑ₂ / N` (METHOD.md §6.1). Returns a
-/// one-element tensor. `z1`, `z2`: `(N, D)`.
-pub fn barlow_twins_loss(z1: Tensor<2>, z2: Tensor<2>, lambda: f64, epsilon: f64) -> Tensor<1> {
+/// The two terms of Barlow Twins' loss apart, and the cross-correlation's mean diagonal:
+/// the diagnostics that tell learning from collapse (a mean diagonal near 1 with a large
+/// off-diagonal term is two views agreeing through a few redundant dimensions).
+/// One-element tensors, still attached to the graph.
+pub struct BarlowTerms {
+    /// `Σ_i (C_ii − 1)²`.
+    pub on_diagonal: Tensor<1>,
+    /// `Σ_{i≠j} C_ij²` (unweighted).
+    pub off_diagonal: Tensor<1>,
+    /// `Σ_i C_ii / D`.
+    pub mean_diagonal: Tensor<1>,
+}
+
+impl BarlowTerms {
+    /// `on + λ·off`, the loss.
+    pub fn loss(&self, lambda: f64) -> Tensor<1> {
+        self.on_diagonal.clone() + self.off_diagonal.clone() * lambda
+    }
+}
+
+/// The terms of [`barlow_twins_loss`] for `z1`, `z2` `(N, D)`, with `C = ẑ₁ᵀ ẑ₂ / N`.
+pub fn barlow_twins_terms(z1: Tensor<2>, z2: Tensor<2>, epsilon: f64) -> BarlowTerms {
     let [n, d] = z1.dims();
     let c = standardise(z1, epsilon)
         .transpose()
@@ -107,9 +131,17 @@ pub fn barlow_twins_loss(z1: Tensor<2>, z2: Tensor<2>, lambda: f64, epsilon: f64
         .mul(Tensor::eye(d, &c.device()))
         .sum_dim(1)
         .reshape([d]);
-    let on = (diag.clone() - 1.0).powi_scalar(2).sum();
-    let off = c.powi_scalar(2).sum() - diag.powi_scalar(2).sum();
-    on + off * lambda
+    BarlowTerms {
+        on_diagonal: (diag.clone() - 1.0).powi_scalar(2).sum(),
+        off_diagonal: c.powi_scalar(2).sum() - diag.clone().powi_scalar(2).sum(),
+        mean_diagonal: diag.mean(),
+    }
+}
+
+/// `Σ_i (C_ii − 1)² + λ Σ_{i≠j} C_ij²` with `C = ẑ₁ᵀ ẑ₂ / N` (METHOD.md §6.1). Returns a
+/// one-element tensor. `z1`, `z2`: `(N, D)`.
+pub fn barlow_twins_loss(z1: Tensor<2>, z2: Tensor<2>, lambda: f64, epsilon: f64) -> Tensor<1> {
+    barlow_twins_terms(z1, z2, epsilon).loss(lambda)
 }
 
 #[cfg(test)]
@@ -144,5 +176,22 @@ mod tests {
         // C is the correlation matrix: its diagonal is 1, so only the off-diagonal term remains.
         assert!(without.abs() < 1e-4, "{without}");
         assert!(with > without);
+    }
+
+    #[test]
+    fn terms_add_up_to_the_loss_and_show_a_perfect_match() {
+        let device = Device::flex();
+        let z1 = Tensor::<2>::random([32, 6], Distribution::Normal(0.0, 1.0), &device);
+        let z2 = Tensor::<2>::random([32, 6], Distribution::Normal(0.0, 1.0), &device);
+        let t = barlow_twins_terms(z1.clone(), z2.clone(), 1e-5);
+        let loss = barlow_twins_loss(z1.clone(), z2, 0.3, 1e-5).into_scalar::<f32>();
+        let on = t.on_diagonal.clone().into_scalar::<f32>();
+        let off = t.off_diagonal.clone().into_scalar::<f32>();
+        assert!((on + 0.3 * off - loss).abs() < 1e-4 * loss.abs().max(1.0));
+        // Independent views: the diagonal is near 0; identical ones: exactly 1.
+        assert!(t.mean_diagonal.into_scalar::<f32>().abs() < 0.3);
+        let same = barlow_twins_terms(z1.clone(), z1, 0.0);
+        assert!((same.mean_diagonal.into_scalar::<f32>() - 1.0).abs() < 1e-5);
+        assert!(same.on_diagonal.into_scalar::<f32>() < 1e-8);
     }
 }

@@ -19,8 +19,9 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::conv::{conv_kx1_matmul, ConvImpl};
+use crate::conv::{conv_kx1_matmul, conv_kx1_shifted, ConvImpl};
 use crate::graph::adjacency;
+use crate::norm::{batch_norm, NormImpl};
 
 /// Partitions of the spatial strategy (root, centripetal, centrifugal).
 const K: usize = 3;
@@ -44,6 +45,9 @@ pub struct StgcnEncoderConfig {
     /// How the convolutions are evaluated (same parameters and results every way); `host`
     /// also runs the graph product and BatchNorm on the host kernels on the CPU.
     pub conv: ConvImpl,
+    /// How BatchNorm computes its batch statistics in training mode; `auto` follows `conv`
+    /// ([`NormImpl::resolve`]).
+    pub batch_norm: NormImpl,
     /// `[out_channels, stride]` per block, replacing PSTL's ten-block table when not empty
     /// (the distillation student, METHOD.md §8). Residuals follow the same rule: none in
     /// block 1, identity when width and stride stay, 1×1 conv + BN otherwise.
@@ -60,6 +64,7 @@ impl Default for StgcnEncoderConfig {
             dropout: 0.5,
             edge_importance: true,
             conv: ConvImpl::Host,
+            batch_norm: NormImpl::Auto,
             layout: Vec::new(),
         }
     }
@@ -156,9 +161,10 @@ impl StgcnEncoderConfig {
     pub fn init(&self, device: &Device) -> StgcnEncoder {
         let v = NTU25.num_joints();
         let blocks = self.blocks();
+        let norm = self.batch_norm.resolve(self.conv);
         let st_gcn_networks = blocks
             .iter()
-            .map(|s| StgcnBlock::new(s, self.temporal_kernel, self.conv, device))
+            .map(|s| StgcnBlock::new(s, self.temporal_kernel, self.conv, norm, device))
             .collect();
         let edge_importance = if self.edge_importance {
             (0..blocks.len())
@@ -173,7 +179,7 @@ impl StgcnEncoderConfig {
             edge_importance,
             a: adjacency(&NTU25, device),
             hidden_dim: blocks.last().map_or(self.in_channels, |b| b.out_channels),
-            host: self.conv == ConvImpl::Host,
+            norm,
         }
     }
 }
@@ -211,15 +217,17 @@ pub struct StgcnBlock {
     pub identity_residual: bool,
     pub out_channels: usize,
     pub stride: usize,
-    /// Temporal convolutions as matmuls ([`ConvImpl::Matmul`]).
-    pub matmul: bool,
-    /// Convolutions, graph product and BatchNorm on the host kernels where the backend is the
-    /// CPU ([`ConvImpl::Host`]).
-    pub host: bool,
+    /// How the convolutions (and, under `host`, the graph product) are evaluated; not part
+    /// of the checkpoint.
+    #[module(skip)]
+    pub conv: ConvImpl,
+    /// How BatchNorm is evaluated (resolved: never `auto`); not part of the checkpoint.
+    #[module(skip)]
+    pub norm: NormImpl,
 }
 
 impl StgcnBlock {
-    fn new(s: &BlockSpec, kernel: usize, conv: ConvImpl, device: &Device) -> Self {
+    fn new(s: &BlockSpec, kernel: usize, conv: ConvImpl, norm: NormImpl, device: &Device) -> Self {
         let (i, o) = (s.in_channels, s.out_channels);
         let identity = s.residual && i == o && s.stride == 1;
         let residual = (s.residual && !identity).then(|| ResidualConv {
@@ -250,8 +258,8 @@ impl StgcnBlock {
             identity_residual: identity,
             out_channels: o,
             stride: s.stride,
-            matmul: conv == ConvImpl::Matmul,
-            host: conv == ConvImpl::Host,
+            conv,
+            norm,
         }
     }
 
@@ -260,15 +268,17 @@ impl StgcnBlock {
     /// (faster on every backend measured: `asma bench ops`).
     fn conv(&self, conv: &Conv2d, x: Tensor<4>, stride: usize) -> Tensor<4> {
         let k = conv.weight.dims()[2];
-        if self.host {
-            if let Some(y) = crate::host::temporal_conv(&x, conv, stride, (k - 1) / 2) {
+        let p = (k - 1) / 2;
+        if self.conv == ConvImpl::Host {
+            if let Some(y) = crate::host::temporal_conv(&x, conv, stride, p) {
                 return y;
             }
         }
-        if self.matmul || k == 1 {
-            conv_kx1_matmul(x, conv, stride, (k - 1) / 2)
-        } else {
-            conv.forward(x)
+        match self.conv {
+            _ if k == 1 => conv_kx1_matmul(x, conv, stride, p),
+            ConvImpl::Matmul => conv_kx1_matmul(x, conv, stride, p),
+            ConvImpl::Shifted => conv_kx1_shifted(x, conv, stride, p),
+            ConvImpl::Host | ConvImpl::Direct => conv.forward(x),
         }
     }
 
@@ -277,7 +287,7 @@ impl StgcnBlock {
     pub fn forward(&self, x: Tensor<4>, a: Tensor<3>) -> Tensor<4> {
         let res = match (&self.residual, self.identity_residual) {
             (Some(r), _) => Some(batch_norm(
-                self.host,
+                self.norm,
                 &r.bn,
                 self.conv(&r.conv, x.clone(), self.stride),
             )),
@@ -285,29 +295,20 @@ impl StgcnBlock {
             (None, false) => None,
         };
         let z = self.conv(&self.gcn.conv, x, 1);
-        let y = match self.host {
-            true => graph_product(z, a, self.out_channels),
-            false => graph_product_matmul(z, a, self.out_channels),
+        let y = match self.conv {
+            ConvImpl::Host => graph_product(z, a, self.out_channels),
+            _ => graph_product_matmul(z, a, self.out_channels),
         };
-        let y = batch_norm(self.host, &self.tcn.bn_in, y);
+        let y = batch_norm(self.norm, &self.tcn.bn_in, y);
         let y = self.conv(&self.tcn.conv, relu(y), self.stride);
         let y = crate::dropout::dropout(
             &self.tcn.dropout,
-            batch_norm(self.host, &self.tcn.bn_out, y),
+            batch_norm(self.norm, &self.tcn.bn_out, y),
         );
         relu(match res {
             Some(r) => y + r,
             None => y,
         })
-    }
-}
-
-/// `bn` on `x`: on the host kernel where the backend is the CPU when `host`
-/// ([`ConvImpl::Host`]), burn's `BatchNorm` otherwise.
-fn batch_norm<const D: usize>(host: bool, bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    match host {
-        true => crate::host::batch_norm(bn, x),
-        false => bn.forward(x),
     }
 }
 
@@ -344,8 +345,9 @@ pub struct StgcnEncoder {
     /// The fixed spatial-partition adjacency (PyTorch's buffer `A`), not a parameter.
     pub a: Tensor<3>,
     pub hidden_dim: usize,
-    /// The data BatchNorm on the host kernel on the CPU ([`ConvImpl::Host`]).
-    pub host: bool,
+    /// How the data BatchNorm is evaluated (resolved); not part of the checkpoint.
+    #[module(skip)]
+    pub norm: NormImpl,
 }
 
 impl StgcnEncoder {
@@ -356,7 +358,7 @@ impl StgcnEncoder {
         let device = x.device();
         // (N, C, T, V, M) → (N, M, V, C, T) → (N·M, V·C, T): data-BN per (joint, coordinate).
         let x = x.permute([0, 4, 3, 1, 2]).reshape([n * m, v * c, t]);
-        let x = batch_norm(self.host, &self.data_bn, x);
+        let x = batch_norm(self.norm, &self.data_bn, x);
         // → (N, M, V, C, T) → (N, M, C, T, V) → (N·M, C, T, V).
         let mut x = x
             .reshape([n, m, v, c, t])
@@ -415,12 +417,26 @@ impl StgcnEncoder {
         self
     }
 
-    /// The same encoder evaluating its convolutions the other way.
+    /// The same encoder evaluating its convolutions the other way, BatchNorm in the form
+    /// that goes with it ([`NormImpl::Auto`]; call [`Self::with_norm`] after this for another).
     pub fn with_conv(mut self, conv: ConvImpl) -> Self {
-        self.host = conv == ConvImpl::Host;
         for b in &mut self.st_gcn_networks {
-            b.matmul = conv == ConvImpl::Matmul;
-            b.host = conv == ConvImpl::Host;
+            b.conv = conv;
+        }
+        self.with_norm(NormImpl::Auto.resolve(conv))
+    }
+
+    /// The same encoder evaluating BatchNorm the other way (`auto` follows the blocks'
+    /// convolution form).
+    pub fn with_norm(mut self, norm: NormImpl) -> Self {
+        let conv = self
+            .st_gcn_networks
+            .first()
+            .map_or(ConvImpl::default(), |b| b.conv);
+        let norm = norm.resolve(conv);
+        self.norm = norm;
+        for b in &mut self.st_gcn_networks {
+            b.norm = norm;
         }
         self
     }

@@ -13,6 +13,7 @@ use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::classifier::{AsmaClassifier, ClassifierConfig, Fusion};
 use asma_model::conv::ConvImpl;
+use asma_model::norm::NormImpl;
 use asma_model::stgcn::{StgcnEncoder, StgcnEncoderConfig};
 use asma_model::weights::{load_module, read_tensors, write_safetensors, RawTensor};
 
@@ -41,9 +42,13 @@ fn devices() -> Vec<(&'static str, Device)> {
         .collect()
 }
 
+/// A fixture file: under `ASMA_MODEL_FIXTURES` when set (a test binary carried to a GPU
+/// machine without the source tree it was built in, `tools/gpu/measure.sh`), else in this
+/// crate's `tests/fixtures`.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+    std::env::var_os("ASMA_MODEL_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
         .join(name)
 }
 
@@ -80,7 +85,12 @@ fn assert_close<const D: usize>(ours: Tensor<D>, expected: &str) {
 #[test]
 fn eval_mode_features_match_pytorch() {
     for (name, device) in devices() {
-        for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
+        for conv in [
+            ConvImpl::Host,
+            ConvImpl::Direct,
+            ConvImpl::Matmul,
+            ConvImpl::Shifted,
+        ] {
             eprintln!("{name}, {conv:?}:");
             eval_mode_features_match_pytorch_with(conv, &device);
         }
@@ -115,7 +125,12 @@ fn train_mode_uses_batch_statistics() {
     // "Train mode" = BatchNorm on batch statistics, dropout off (fixtures/README.md).
     for (name, device) in devices() {
         let device = device.autodiff();
-        for conv in [ConvImpl::Host, ConvImpl::Direct, ConvImpl::Matmul] {
+        for conv in [
+            ConvImpl::Host,
+            ConvImpl::Direct,
+            ConvImpl::Matmul,
+            ConvImpl::Shifted,
+        ] {
             eprintln!("{name}, {conv:?}:");
             let e = encoder("encoder/weights.safetensors", &device)
                 .without_dropout()
@@ -297,7 +312,8 @@ fn classifier_logits_and_features_match_pytorch_for_both_fusions() {
 }
 
 /// The host kernels change how the encoder computes, not what: one training step of the
-/// PSTL encoder (dropout on, joints removed), its loss, every parameter's gradient and the
+/// The host kernels and the device-generic fast forms (`shifted`, BatchNorm `sums`) in the
+/// PSTL encoder (dropout on, joints removed): its loss, every parameter's gradient and the
 /// running statistics equal those of burn's operations. Fixed weights and input keep the
 /// comparison deterministic (random ones sometimes give near-constant BatchNorm channels,
 /// whose 1/σ amplifies rounding beyond any fixed tolerance).
@@ -310,8 +326,10 @@ fn host_kernels_train_like_burns_operations() {
     )
     .unwrap();
     let keep: Vec<usize> = (0..25).filter(|j| !masked.contains(j)).collect();
-    let step = |conv: ConvImpl| {
-        let e = encoder("encoder/weights.safetensors", &device).with_conv(conv);
+    let step = |conv: ConvImpl, norm: NormImpl| {
+        let e = encoder("encoder/weights.safetensors", &device)
+            .with_conv(conv)
+            .with_norm(norm);
         asma_model::dropout::reseed(3);
         let out = e.forward(x.clone(), Some(&keep));
         let loss = (out.clone() * out).sum();
@@ -333,22 +351,32 @@ fn host_kernels_train_like_burns_operations() {
         }
         values
     };
-    let (host, burn) = (step(ConvImpl::Host), step(ConvImpl::Direct));
-    assert_eq!(host.len(), burn.len());
+    let burn = step(ConvImpl::Direct, NormImpl::Burn);
     let scale = burn.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let worst = host
-        .iter()
-        .zip(&burn)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    eprintln!(
-        "{} values, largest difference {worst:e}, largest value {scale}",
-        host.len()
-    );
-    for (i, (a, b)) in host.iter().zip(&burn).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-4 * scale,
-            "value {i}: host {a}, burn {b}"
+    // The host kernels, and the device-generic shifted convolutions and two-stage BatchNorm
+    // sums (together and each alone), against burn's operations.
+    for (conv, norm) in [
+        (ConvImpl::Host, NormImpl::Host),
+        (ConvImpl::Shifted, NormImpl::Sums),
+        (ConvImpl::Shifted, NormImpl::Burn),
+        (ConvImpl::Direct, NormImpl::Sums),
+    ] {
+        let ours = step(conv, norm);
+        assert_eq!(ours.len(), burn.len());
+        let worst = ours
+            .iter()
+            .zip(&burn)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        eprintln!(
+            "{conv:?}, {norm:?}: {} values, largest difference {worst:e}, largest value {scale}",
+            ours.len()
         );
+        for (i, (a, b)) in ours.iter().zip(&burn).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * scale,
+                "{conv:?}, {norm:?}: value {i}: ours {a}, burn {b}"
+            );
+        }
     }
 }

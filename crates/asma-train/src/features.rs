@@ -18,6 +18,23 @@ pub fn to_tensor(view: asma_data::loader::View, device: &Device) -> Tensor<5> {
     )
 }
 
+/// A loader of `dataset` in its own order, one un-augmented view of `stream`, no masks.
+pub(crate) fn plain_loader(
+    dataset: Arc<SkeletonDataset>,
+    stream: Stream,
+    batch_size: usize,
+) -> Result<Loader, TrainError> {
+    Ok(Loader::new(
+        dataset,
+        LoaderConfig {
+            batch_size,
+            shuffle: false,
+            stream,
+            ..Default::default()
+        },
+    )?)
+}
+
 /// `(N, hidden_dim)` features of every sample of `dataset`, in dataset order, with each
 /// encoder in `encoders` (eval mode: call with `valid()` copies), concatenated per sample.
 pub fn extract(
@@ -27,15 +44,7 @@ pub fn extract(
     batch_size: usize,
     device: &Device,
 ) -> Result<Vec<Vec<f32>>, TrainError> {
-    let loader = Loader::new(
-        dataset,
-        LoaderConfig {
-            batch_size,
-            shuffle: false,
-            stream,
-            ..Default::default()
-        },
-    )?;
+    let loader = plain_loader(dataset, stream, batch_size)?;
     let mut out = Vec::with_capacity(loader.dataset().len());
     for batch in loader.epoch(0) {
         let batch = batch?;

@@ -3,8 +3,10 @@
 //! per-sample scores and their fusion. Every loop has a run directory, atomic checkpoints,
 //! exact resume and JSONL metrics.
 
+pub mod bn_stats;
 pub mod checkpoint;
 pub mod config;
+pub mod diagnostics;
 pub mod downstream;
 pub mod error;
 pub mod eval;

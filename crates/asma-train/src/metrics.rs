@@ -42,13 +42,36 @@ impl MetricsLog {
         let kept: String = text
             .lines()
             .filter(|l| {
+                // Lines without an epoch (the baselines measured before step 1) stay.
                 serde_json::from_str::<serde_json::Value>(l)
                     .ok()
-                    .and_then(|v| v["epoch"].as_u64())
-                    .is_some_and(|e| (e as usize) < epoch)
+                    .is_some_and(|v| v["epoch"].as_u64().is_none_or(|e| (e as usize) < epoch))
             })
             .map(|l| format!("{l}\n"))
             .collect();
         std::fs::write(&self.path, kept).map_err(|e| TrainError::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_the_baselines_and_the_earlier_epochs() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = MetricsLog::new(&dir.path().join("metrics.jsonl"));
+        log.append(&serde_json::json!({"epoch": null, "init": "random"}))
+            .unwrap();
+        for e in 0..4 {
+            log.append(&serde_json::json!({"epoch": e})).unwrap();
+        }
+        log.truncate_from(2).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+        let epochs: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"].clone())
+            .collect();
+        assert_eq!(epochs, [serde_json::Value::Null, 0.into(), 1.into()]);
     }
 }

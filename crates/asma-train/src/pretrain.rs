@@ -29,10 +29,13 @@ use asma_model::burn::optim::decay::WeightDecayConfig;
 use asma_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use asma_model::burn::tensor::{Device, Tensor};
 use asma_model::weights::save_module;
+use asma_model::StgcnEncoder;
 use serde::Serialize;
 
+use crate::bn_stats;
 use crate::checkpoint::{load_model_and_optim, save_model_and_optim, RunDir, TrainState};
 use crate::config::{BranchMasks, PretrainConfig};
+use crate::diagnostics::FeatureDiagnostics;
 use crate::error::TrainError;
 use crate::features::{extract, to_tensor};
 use crate::knn::knn_top1;
@@ -45,6 +48,42 @@ pub struct KnnResult {
     pub theta: f64,
     pub phi: f64,
     pub both: f64,
+}
+
+/// Something measured once per encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PerEncoder<T> {
+    pub theta: T,
+    pub phi: T,
+}
+
+/// Barlow Twins' terms of one branch over an epoch (means over its batches and its two view
+/// pairs): learning shows as the off-diagonal term falling while the mean diagonal of the
+/// cross-correlation approaches 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BarlowDiagnostics {
+    pub on_diagonal: f64,
+    /// Unweighted `Σ_{i≠j} C_ij²` (the loss weighs it by λ).
+    pub off_diagonal: f64,
+    pub mean_diagonal: f64,
+}
+
+/// A k-NN evaluation: top-1 and the collapse diagnostics of the val features.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub knn: KnnResult,
+    pub features: PerEncoder<FeatureDiagnostics>,
+}
+
+/// The baselines measured before step 1 (`knn.at_start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    /// The encoders as initialised: BatchNorm statistics untouched (mean 0, variance 1).
+    Random,
+    /// The fair baseline: the same weights, BatchNorm statistics estimated on the training
+    /// split ([`crate::bn_stats`]).
+    RandomBnEstimated,
 }
 
 /// One line of `metrics.jsonl`.
@@ -61,8 +100,13 @@ pub struct EpochMetrics {
     pub batches: usize,
     pub samples_per_s: f64,
     pub seconds: f64,
+    /// Barlow Twins' terms apart, per branch.
+    pub bt: PerEncoder<BarlowDiagnostics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub knn: Option<KnnResult>,
+    /// Collapse diagnostics of the val features, with every k-NN evaluation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<PerEncoder<FeatureDiagnostics>>,
 }
 
 /// Progress events.
@@ -75,7 +119,8 @@ pub enum Progress {
         loss: f64,
     },
     Epoch(EpochMetrics),
-    KnnAtStart(KnnResult),
+    /// A baseline's evaluation before step 1.
+    KnnAtStart(Baseline, Evaluation),
     Resumed(TrainState),
 }
 
@@ -226,15 +271,29 @@ pub fn pretrain(
             .map_err(|e| TrainError::io(run.config(), e))?;
         let _ = std::fs::remove_file(run.metrics());
         if cfg.knn.every > 0 && cfg.knn.at_start {
-            let knn = knn_eval(
-                &model,
-                cfg,
-                &train,
-                val.as_ref().expect("opened when knn.every > 0"),
-                &base,
+            let val = val.as_ref().expect("opened when knn.every > 0");
+            // Copies with statistics of their own: the training model starts as initialised.
+            let mut theta = bn_stats::detached_copy(&model.theta.encoder);
+            let mut phi = bn_stats::detached_copy(&model.phi.encoder);
+            let random = knn_eval(&theta, &phi, cfg, &train, val, &base)?;
+            bn_stats::estimate(
+                &mut [&mut theta, &mut phi],
+                train.clone(),
+                cfg.data.stream,
+                cfg.optim.batch_size,
+                &ad,
+                cfg.run.seed,
             )?;
-            metrics.append(&serde_json::json!({"epoch": null, "init": true, "knn": knn}))?;
-            progress(Progress::KnnAtStart(knn));
+            let fair = knn_eval(&theta, &phi, cfg, &train, val, &base)?;
+            for (baseline, e) in [
+                (Baseline::Random, random),
+                (Baseline::RandomBnEstimated, fair),
+            ] {
+                metrics.append(&serde_json::json!({
+                    "epoch": null, "init": baseline, "knn": e.knn, "features": e.features
+                }))?;
+                progress(Progress::KnnAtStart(baseline, e));
+            }
         }
     }
 
@@ -246,7 +305,7 @@ pub fn pretrain(
         let lr = schedule.lr(epoch);
         let order = loader.order(epoch as u64);
         let started = Instant::now();
-        let mut sums = [0f64; 5];
+        let mut sums = [0f64; PARTS];
         let (mut seen_batches, mut samples) = (0usize, 0usize);
         for b in state.batch..batches {
             let batch = loader.batch(epoch as u64, &order, b)?;
@@ -309,9 +368,10 @@ pub fn pretrain(
         let n = seen_batches.max(1) as f64;
         let knn_due = cfg.knn.every > 0
             && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
-        let knn = if knn_due {
+        let eval = if knn_due {
             Some(knn_eval(
-                &model,
+                &model.theta.encoder,
+                &model.phi.encoder,
                 cfg,
                 &train,
                 val.as_ref().expect("opened when knn.every > 0"),
@@ -319,6 +379,11 @@ pub fn pretrain(
             )?)
         } else {
             None
+        };
+        let bt = |at: usize| BarlowDiagnostics {
+            on_diagonal: sums[at] / n,
+            off_diagonal: sums[at + 1] / n,
+            mean_diagonal: sums[at + 2] / n,
         };
         let m = EpochMetrics {
             epoch,
@@ -331,7 +396,12 @@ pub fn pretrain(
             batches: seen_batches,
             samples_per_s: samples as f64 / seconds.max(1e-9),
             seconds,
-            knn,
+            bt: PerEncoder {
+                theta: bt(5),
+                phi: bt(8),
+            },
+            knn: eval.map(|e| e.knn),
+            features: eval.map(|e| e.features),
         };
         save_checkpoint(&run, &model, &optim, state)?;
         metrics.append(&m)?;
@@ -386,13 +456,19 @@ pub(crate) fn step_parallel(
         Ok((total.mul_scalar(w), parts))
     };
     let (model, outs) = parallel::step(model, optim, lr, devices, &shards, shard_step)?;
-    let parts = (0..5).map(|i| outs.iter().map(|o| o[i]).sum()).collect();
+    let parts = (0..PARTS)
+        .map(|i| outs.iter().map(|o| o[i]).sum())
+        .collect();
     Ok((model, parts))
 }
 
-/// The loss of one batch (or shard) of the six views on `device`, and its five logged parts
-/// `[total, θ anchor–temporal, θ anchor–spatial, φ anchor–temporal, φ anchor–spatial]`
-/// (detached, one tensor: one read-back, since each read waits for the device).
+/// Number of logged parts of a batch's loss ([`batch_loss`]).
+pub(crate) const PARTS: usize = 11;
+
+/// The loss of one batch (or shard) of the six views on `device`, and its [`PARTS`] logged
+/// parts `[total, θ anchor–temporal, θ anchor–spatial, φ anchor–temporal, φ anchor–spatial,
+/// θ on-diagonal, θ off-diagonal, θ mean diagonal, φ on-diagonal, φ off-diagonal, φ mean
+/// diagonal]` (detached, one tensor: one read-back, since each read waits for the device).
 pub(crate) fn batch_loss(
     model: &AsmaPretrainModel,
     views: Vec<asma_data::loader::View>,
@@ -420,6 +496,12 @@ pub(crate) fn batch_loss(
             lt.anchor_spatial.detach(),
             lp.anchor_temporal.detach(),
             lp.anchor_spatial.detach(),
+            lt.on_diagonal.detach(),
+            lt.off_diagonal.detach(),
+            lt.mean_diagonal.detach(),
+            lp.on_diagonal.detach(),
+            lp.off_diagonal.detach(),
+            lp.mean_diagonal.detach(),
         ],
         0,
     );
@@ -457,16 +539,18 @@ fn save_checkpoint(
     Ok(())
 }
 
-/// k-NN top-1 (train → val) of the current encoders in eval mode.
+/// k-NN top-1 (train → val) of the two encoders in eval mode, and their val features'
+/// diagnostics.
 fn knn_eval(
-    model: &AsmaPretrainModel,
+    theta: &StgcnEncoder,
+    phi: &StgcnEncoder,
     cfg: &PretrainConfig,
     train: &Arc<SkeletonDataset>,
     val: &Arc<SkeletonDataset>,
     device: &Device,
-) -> Result<KnnResult, TrainError> {
-    let theta = model.theta.encoder.valid().to_device(device);
-    let phi = model.phi.encoder.valid().to_device(device);
+) -> Result<Evaluation, TrainError> {
+    let theta = theta.valid().to_device(device);
+    let phi = phi.valid().to_device(device);
     let bs = cfg.knn.batch_size;
     let ftr = extract(&[&theta, &phi], train.clone(), cfg.data.stream, bs, device)?;
     let fva = extract(
@@ -482,9 +566,16 @@ fn knn_eval(
     };
     let (ltr, lva) = (train.labels(), val.labels());
     let k = cfg.knn.k;
-    Ok(KnnResult {
-        theta: knn_top1(&part(&ftr, 0..d), ltr, &part(&fva, 0..d), lva, k),
-        phi: knn_top1(&part(&ftr, d..2 * d), ltr, &part(&fva, d..2 * d), lva, k),
-        both: knn_top1(&ftr, ltr, &fva, lva, k),
+    let (va_theta, va_phi) = (part(&fva, 0..d), part(&fva, d..2 * d));
+    Ok(Evaluation {
+        knn: KnnResult {
+            theta: knn_top1(&part(&ftr, 0..d), ltr, &va_theta, lva, k),
+            phi: knn_top1(&part(&ftr, d..2 * d), ltr, &va_phi, lva, k),
+            both: knn_top1(&ftr, ltr, &fva, lva, k),
+        },
+        features: PerEncoder {
+            theta: FeatureDiagnostics::of(&va_theta),
+            phi: FeatureDiagnostics::of(&va_phi),
+        },
     })
 }

@@ -11,6 +11,7 @@ use asma_data::splits::Part;
 use asma_data::stream::Stream;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::Fusion;
+use asma_train::bn_stats::BnStatistics;
 use asma_train::config::PretrainConfig;
 use asma_train::downstream::distill::{self, DistillConfig};
 use asma_train::downstream::{load_classifier, run, DownstreamConfig, Protocol};
@@ -377,4 +378,43 @@ fn finetune_on_two_cpu_replicas_resumes_exactly_and_linear_refuses_them() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("quantum"), "{e}");
+}
+
+/// The fair random baseline: `init.bn_statistics = "estimate"` gives random encoders the
+/// training split's BatchNorm statistics before the probe; "keep" leaves them at mean 0.
+#[test]
+fn random_encoders_with_estimated_statistics_are_the_fair_baseline() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let data_bn_mean = |run_dir: &Path| -> Vec<f32> {
+        let t = asma_model::weights::read_tensors(&run_dir.join("classifier.safetensors")).unwrap();
+        t["encoder_theta.data_bn.running_mean"].data.clone()
+    };
+    let mut notes = Vec::new();
+    let mut means = Vec::new();
+    for (name, bn) in [
+        ("keep", BnStatistics::Keep),
+        ("estimate", BnStatistics::Estimate),
+    ] {
+        let run_dir = dir.path().join(name);
+        let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
+        cfg.optim.epochs = 1;
+        cfg.init.bn_statistics = bn;
+        let seen = std::sync::Mutex::new(Vec::new());
+        run(&cfg, false, &AtomicBool::new(false), &|p| {
+            if let asma_train::downstream::Progress::Note(n) = p {
+                seen.lock().unwrap().push(n);
+            }
+        })
+        .unwrap();
+        notes.push(seen.into_inner().unwrap().join("\n"));
+        means.push(data_bn_mean(&run_dir));
+    }
+    assert!(means[0].iter().all(|&m| m == 0.0), "{:?}", means[0]);
+    assert!(!notes[0].contains("estimated"), "{}", notes[0]);
+    // Coordinate 0's mean over the training split: 0.8 for one class in three, plus the
+    // smooth motion's mean.
+    assert!(notes[1].contains("BatchNorm statistics estimated on the 12 training samples"));
+    assert!(means[1].iter().any(|&m| m.abs() > 0.1), "{:?}", means[1]);
 }

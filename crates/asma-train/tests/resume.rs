@@ -261,3 +261,54 @@ fn two_cpu_replicas_resume_exactly_and_need_two_samples_per_shard() {
         .to_string();
     assert!(e.contains("batch_size ≥ 6"), "{e}");
 }
+
+#[test]
+fn metrics_log_the_baselines_and_the_collapse_diagnostics() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let a = tmp.path().join("a");
+    let mut cfg = config(&data, &a);
+    cfg.knn.at_start = true;
+    pretrain(&cfg, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    // The log: both baselines before step 1, then per epoch Barlow Twins' terms apart, and
+    // with each k-NN evaluation the val features' collapse diagnostics.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(a.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["init"], "random");
+    assert_eq!(lines[1]["init"], "random_bn_estimated");
+    for l in &lines[..2] {
+        let rank = l["features"]["theta"]["effective_rank"].as_f64().unwrap();
+        assert!((1.0..=16.0).contains(&rank), "{l}");
+        assert!(l["knn"]["both"].as_f64().unwrap() >= 0.0);
+    }
+    // Untouched statistics make eval-mode features nearly input-independent; estimated
+    // ones spread them.
+    let spread = |l: &serde_json::Value| l["features"]["theta"]["spread"].as_f64().unwrap();
+    assert!(
+        spread(&lines[1]) > spread(&lines[0]),
+        "{} {}",
+        lines[0],
+        lines[1]
+    );
+    for l in &lines[2..] {
+        let bt = &l["bt"]["theta"];
+        let (on, off, diag) = (
+            bt["on_diagonal"].as_f64().unwrap(),
+            bt["off_diagonal"].as_f64().unwrap(),
+            bt["mean_diagonal"].as_f64().unwrap(),
+        );
+        // Σ(C_ii − 1)² over 32 dimensions is at least 32·(mean C_ii − 1)² (Jensen).
+        assert!(on >= 32.0 * (diag - 1.0).powi(2) - 1e-3 && off > 0.0, "{l}");
+        let parts = l["theta_anchor_temporal"].as_f64().unwrap()
+            + l["theta_anchor_spatial"].as_f64().unwrap();
+        let lambda = 2e-4;
+        assert!(
+            (2.0 * (on + lambda * off) - parts).abs() < 1e-3 * parts.max(1.0),
+            "{l}"
+        );
+    }
+    assert!(lines.last().unwrap()["features"]["phi"]["spread"].is_f64());
+}

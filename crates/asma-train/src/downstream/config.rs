@@ -10,6 +10,7 @@ use asma_model::classifier::{ClassifierConfig, Fusion};
 use asma_model::StgcnEncoderConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::bn_stats::BnStatistics;
 use crate::config::{DataConfig, RunConfig};
 
 /// Which parameters train.
@@ -74,6 +75,10 @@ pub struct InitConfig {
     pub from: Option<PathBuf>,
     /// Accept encoders pre-trained on another stream (normally an error).
     pub allow_other_stream: bool,
+    /// `estimate`: replace the encoders' BatchNorm statistics with those of the training
+    /// split before training (train-mode passes, no gradient step). With `from` unset this is
+    /// the fair random baseline; `keep` (the default) leaves them as initialised or loaded.
+    pub bn_statistics: BnStatistics,
 }
 
 /// Optimisation (Adam, cosine over `epochs` stepped per epoch, no warm-up).
@@ -90,6 +95,8 @@ pub struct DownstreamOptim {
     /// Linear evaluation keeps the frozen encoders' outputs in memory when they fit in this
     /// many MB (computed once), else recomputes them every epoch.
     pub cache_mb: usize,
+    /// Adam's ε (PyTorch's default 1e-8; burn's own default would be 1e-5).
+    pub eps: f64,
 }
 
 impl Default for DownstreamOptim {
@@ -101,16 +108,20 @@ impl Default for DownstreamOptim {
             batch_size: 128,
             eval_every: 1,
             cache_mb: 4096,
+            eps: 1e-8,
         }
     }
 }
 
 impl DownstreamOptim {
-    /// Adam with PyTorch's L2 weight decay when `weight_decay > 0` (none by default, as PSTL).
+    /// Adam (PyTorch's β and ε) with PyTorch's L2 weight decay when `weight_decay > 0` (none
+    /// by default, as PSTL).
     pub fn adam(&self) -> AdamConfig {
-        AdamConfig::new().with_weight_decay(
-            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)),
-        )
+        AdamConfig::new()
+            .with_epsilon(self.eps as f32)
+            .with_weight_decay(
+                (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32)),
+            )
     }
 }
 

@@ -40,6 +40,7 @@ use encodings::{Encodings, FrozenEncoders};
 use epochs::{read_json, resume_state, start_fresh, train_epochs, Carry, EpochPlan};
 use learners::{FineTune, Learner, LinearProbe};
 
+use crate::bn_stats::{self, BnStatistics};
 use crate::checkpoint::{RunDir, TrainState};
 use crate::error::TrainError;
 use crate::eval::Evaluation;
@@ -213,6 +214,22 @@ pub fn run(
     let mut model = cfg.classifier().init(&ad);
     let source = load_encoders(cfg, &mut model)?;
     progress(Progress::Note(source));
+    if cfg.init.bn_statistics == BnStatistics::Estimate {
+        let started = Instant::now();
+        bn_stats::estimate(
+            &mut [&mut model.encoder_theta, &mut model.encoder_phi],
+            train.clone(),
+            cfg.data.stream,
+            cfg.optim.batch_size,
+            &ad,
+            cfg.run.seed,
+        )?;
+        progress(Progress::Note(format!(
+            "encoders: BatchNorm statistics estimated on the {} training samples ({:.1} s)",
+            train.len(),
+            started.elapsed().as_secs_f64()
+        )));
+    }
 
     let loader_cfg = |shuffle| plain_loader(&cfg.data, &cfg.optim, &cfg.run, shuffle);
     let mut train_loader = Loader::new(train.clone(), loader_cfg(true))?;

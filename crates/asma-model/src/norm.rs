@@ -1,0 +1,230 @@
+//! BatchNorm in training mode with its statistics as two-stage sums, in burn's own tensor
+//! operations (so every backend runs it, GPUs included), next to burn's `BatchNorm` and the
+//! CPU host kernel of [`crate::host`].
+//!
+//! Why: burn 0.22's `batch_norm_train` reduces over a `(C, N·T·V)` view made by swapping the
+//! batch and channel axes, which costs a full permuted copy of the activation per statistic
+//! (and two more in its backward), and on CubeCL without `autotune` each reduction runs one
+//! thread per channel (16 threads summing 320,000 values each at pre-training sizes; issue 12).
+//! Here the input is reshaped for free to `(N, C, T·V)`, summed over the contiguous last axis
+//! first (`N·C` outputs, many threads) and then over `N` (`C` outputs of `N` values each).
+//! The gradients come from autodiff through these sums; the tests compare values, gradients
+//! and running statistics with burn's `BatchNorm`.
+
+use burn::nn::BatchNorm;
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::conv::ConvImpl;
+
+/// How the encoder evaluates its BatchNorm layers in training mode (inference mode, on the
+/// running statistics, is an elementwise operation every way but `host`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormImpl {
+    /// Follows the convolution form: `host` under [`ConvImpl::Host`], `sums` under
+    /// [`ConvImpl::Shifted`], `burn` under `direct` and `matmul` (so configurations that only
+    /// name a convolution form, such as the distillation student's, get the matching one).
+    #[default]
+    Auto,
+    /// The host kernel of [`crate::host::batch_norm`] on the CPU backend, burn's elsewhere.
+    Host,
+    /// burn's `BatchNorm::forward`.
+    Burn,
+    /// Two-stage sums over the free reshape `(N, C, T·V)` ([`batch_norm_sums`]).
+    Sums,
+}
+
+impl NormImpl {
+    /// The form this setting means with convolution form `conv` (never `Auto`).
+    pub fn resolve(self, conv: ConvImpl) -> NormImpl {
+        match (self, conv) {
+            (NormImpl::Auto, ConvImpl::Host) => NormImpl::Host,
+            (NormImpl::Auto, ConvImpl::Shifted) => NormImpl::Sums,
+            (NormImpl::Auto, ConvImpl::Direct | ConvImpl::Matmul) => NormImpl::Burn,
+            (other, _) => other,
+        }
+    }
+}
+
+impl std::str::FromStr for NormImpl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(NormImpl::Auto),
+            "host" => Ok(NormImpl::Host),
+            "burn" => Ok(NormImpl::Burn),
+            "sums" => Ok(NormImpl::Sums),
+            _ => Err(format!(
+                "unknown BatchNorm form '{s}' (auto, host, burn or sums)"
+            )),
+        }
+    }
+}
+
+/// `bn` on `x (N, C, …)` in the form `norm` (`Auto` as `Burn`: resolve it first).
+pub fn batch_norm<const D: usize>(norm: NormImpl, bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    match norm {
+        NormImpl::Host => crate::host::batch_norm(bn, x),
+        NormImpl::Sums => batch_norm_sums(bn, x),
+        NormImpl::Auto | NormImpl::Burn => bn.forward(x),
+    }
+}
+
+/// `bn` applied to `x (N, C, …)` as burn's `BatchNorm::forward` does — batch statistics
+/// (biased variance) and the running statistics updated with `momentum` when `x` is tracked
+/// by autodiff and `bn` is training, the running statistics otherwise — with the batch
+/// statistics computed as two-stage sums over `(N, C, L)`, `L` the product of the trailing
+/// axes.
+pub fn batch_norm_sums<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        // Inference: burn's form is already one elementwise pass, no reduction.
+        return bn.forward(x);
+    }
+    let dims = x.dims();
+    let (n, c) = (dims[0], dims[1]);
+    let l: usize = dims[2..].iter().product();
+    let count = (n * l) as f64;
+    // Free for a contiguous input: the trailing axes are adjacent in memory.
+    let x = x.reshape([n, c, l]);
+    // Stage one over the contiguous axis (N·C sums), stage two over the batch (C sums).
+    let mean = x.clone().sum_dim(2).sum_dim(0).div_scalar(count);
+    let centered = x - mean.clone();
+    let var = centered
+        .clone()
+        .square()
+        .sum_dim(2)
+        .sum_dim(0)
+        .div_scalar(count);
+    let scale =
+        var.clone().add_scalar(bn.epsilon).sqrt().recip() * bn.gamma.val().reshape([1, c, 1]);
+    let y = centered * scale + bn.beta.val().reshape([1, c, 1]);
+
+    // Running statistics exactly as burn's `BatchNorm::forward_train` updates them.
+    let device = y.device();
+    let momentum = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    bn.running_mean.update(
+        (running_mean.mul_scalar(1.0 - momentum) + mean.detach().reshape([c]).mul_scalar(momentum))
+            .detach(),
+    );
+    bn.running_var.update(
+        (running_var.mul_scalar(1.0 - momentum) + var.detach().reshape([c]).mul_scalar(momentum))
+            .detach(),
+    );
+    y.reshape(dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::{Module, Param};
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::{Device, Distribution};
+
+    fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32, what: &str) {
+        let (a, b): (Vec<f32>, Vec<f32>) = (
+            a.into_data().try_into_vec::<f32>().unwrap(),
+            b.into_data().try_into_vec::<f32>().unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+
+    /// Two training steps (the second sees the running statistics the first wrote), then
+    /// inference, each against burn's `BatchNorm`; 4-D (BatchNorm2d) and 3-D (the encoder's
+    /// data BatchNorm1d) inputs.
+    fn check<const D: usize>(dims: [usize; D]) {
+        let device = Device::flex().autodiff();
+        let ours_bn = BatchNormConfig::new(dims[1])
+            .with_momentum(0.3)
+            .init(&device);
+        let theirs_bn = BatchNormConfig::new(dims[1])
+            .with_momentum(0.3)
+            .init(&device);
+        // Non-trivial gamma and beta, the same values in both (separate parameters).
+        let plain = Device::flex();
+        let gamma =
+            Tensor::<1>::random([dims[1]], Distribution::Normal(1.0, 0.5), &plain).into_data();
+        let beta =
+            Tensor::<1>::random([dims[1]], Distribution::Normal(0.0, 0.5), &plain).into_data();
+        let set = |mut bn: BatchNorm| {
+            bn.gamma = Param::from_tensor(Tensor::from_data(gamma.clone(), &device));
+            bn.beta = Param::from_tensor(Tensor::from_data(beta.clone(), &device));
+            bn
+        };
+        let (ours_bn, theirs_bn) = (set(ours_bn), set(theirs_bn));
+        for step in 0..2 {
+            let what = |s: &str| format!("{dims:?} step {step}: {s}");
+            let x =
+                Tensor::<D>::random(dims, Distribution::Normal(0.5, 2.0), &device).require_grad();
+            let dy = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+            let ours = batch_norm_sums(&ours_bn, x.clone());
+            let theirs = theirs_bn.forward(x.clone());
+            assert_close(ours.clone(), theirs.clone(), 1e-4, &what("forward"));
+            let g_ours = (ours * dy.clone()).sum().backward();
+            let g_theirs = (theirs * dy).sum().backward();
+            assert_close(
+                x.grad(&g_ours).unwrap(),
+                x.grad(&g_theirs).unwrap(),
+                1e-3,
+                &what("dx"),
+            );
+            for (a, b, name) in [
+                (&ours_bn.gamma, &theirs_bn.gamma, "dgamma"),
+                (&ours_bn.beta, &theirs_bn.beta, "dbeta"),
+            ] {
+                assert_close(
+                    a.val().grad(&g_ours).unwrap(),
+                    b.val().grad(&g_theirs).unwrap(),
+                    1e-3,
+                    &what(name),
+                );
+            }
+            assert_close(
+                ours_bn.running_mean.value(),
+                theirs_bn.running_mean.value(),
+                1e-5,
+                &what("running mean"),
+            );
+            assert_close(
+                ours_bn.running_var.value(),
+                theirs_bn.running_var.value(),
+                1e-5,
+                &what("running var"),
+            );
+        }
+        // Inference (plain tensors): the running statistics, as burn's inference path.
+        let x = Tensor::<D>::random(dims, Distribution::Normal(0.5, 2.0), &plain);
+        let (ours_bn, theirs_bn) = (ours_bn.valid(), theirs_bn.valid());
+        assert_close(
+            batch_norm_sums(&ours_bn, x.clone()),
+            theirs_bn.forward(x),
+            1e-5,
+            "inference",
+        );
+    }
+
+    #[test]
+    fn batch_norm_sums_values_gradients_and_running_statistics_equal_burns() {
+        check([4, 3, 7, 5]);
+        check([6, 16, 50, 25]);
+        check([5, 75, 30]);
+    }
+
+    #[test]
+    fn auto_follows_the_convolution_form() {
+        assert_eq!(NormImpl::Auto.resolve(ConvImpl::Host), NormImpl::Host);
+        assert_eq!(NormImpl::Auto.resolve(ConvImpl::Shifted), NormImpl::Sums);
+        assert_eq!(NormImpl::Auto.resolve(ConvImpl::Direct), NormImpl::Burn);
+        assert_eq!(NormImpl::Sums.resolve(ConvImpl::Host), NormImpl::Sums);
+        assert_eq!("sums".parse::<NormImpl>(), Ok(NormImpl::Sums));
+        assert!("fast".parse::<NormImpl>().is_err());
+    }
+}
