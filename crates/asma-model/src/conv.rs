@@ -174,6 +174,7 @@ pub fn conv_kx1_shifted(x: Tensor<4>, conv: &Conv2d, stride: usize, padding: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::assert_close;
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::PaddingConfig2d;
     use burn::tensor::{Device, Distribution, Tolerance};
@@ -208,20 +209,6 @@ mod tests {
                     Tolerance::absolute(1e-5),
                 );
             }
-        }
-    }
-
-    fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32, what: &str) {
-        let (a, b): (Vec<f32>, Vec<f32>) = (
-            a.into_data().try_into_vec::<f32>().unwrap(),
-            b.into_data().try_into_vec::<f32>().unwrap(),
-        );
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "{what}[{i}]: {x} vs {y}"
-            );
         }
     }
 

@@ -313,42 +313,20 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let Some((y, (mean, var))) = host_op(BatchNormStep, hosts, forward, state) else {
         return bn.forward(x);
     };
-    // Running statistics exactly as burn's `BatchNorm::forward_train` updates them.
     let device = x.device();
     let batch = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [shape.c]), &device);
-    let momentum = bn.momentum;
-    let running_mean = bn.running_mean.value_sync().to_device(&device);
-    let running_var = bn.running_var.value_sync().to_device(&device);
-    bn.running_mean.update(
-        (running_mean.mul_scalar(1.0 - momentum) + batch(mean).mul_scalar(momentum)).detach(),
-    );
-    bn.running_var.update(
-        (running_var.mul_scalar(1.0 - momentum) + batch(var).mul_scalar(momentum)).detach(),
-    );
+    crate::norm::update_running_statistics(bn, batch(mean), batch(var));
     y
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::assert_close;
     use burn::module::Module;
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::{BatchNormConfig, PaddingConfig2d};
     use burn::tensor::{Device, Distribution};
-
-    fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32, what: &str) {
-        let (a, b): (Vec<f32>, Vec<f32>) = (
-            a.into_data().try_into_vec::<f32>().unwrap(),
-            b.into_data().try_into_vec::<f32>().unwrap(),
-        );
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "{what}[{i}]: {x} vs {y}"
-            );
-        }
-    }
 
     #[test]
     fn temporal_conv_and_its_gradients_equal_burns() {

@@ -17,6 +17,8 @@ pub mod host;
 pub mod norm;
 pub mod stgcn;
 pub mod student;
+#[cfg(test)]
+mod test_support;
 pub mod weights;
 
 pub use burn;

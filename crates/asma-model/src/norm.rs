@@ -100,42 +100,32 @@ pub fn batch_norm_sums<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D
         var.clone().add_scalar(bn.epsilon).sqrt().recip() * bn.gamma.val().reshape([1, c, 1]);
     let y = centered * scale + bn.beta.val().reshape([1, c, 1]);
 
-    // Running statistics exactly as burn's `BatchNorm::forward_train` updates them.
-    let device = y.device();
+    update_running_statistics(bn, mean.reshape([c]), var.reshape([c]));
+    y.reshape(dims)
+}
+
+/// Updates `bn`'s running statistics with a batch's `mean` and biased `var` (`(C)` each),
+/// exactly as burn's `BatchNorm::forward_train` does.
+pub(crate) fn update_running_statistics(bn: &BatchNorm, mean: Tensor<1>, var: Tensor<1>) {
+    let device = mean.device();
     let momentum = bn.momentum;
     let running_mean = bn.running_mean.value_sync().to_device(&device);
     let running_var = bn.running_var.value_sync().to_device(&device);
     bn.running_mean.update(
-        (running_mean.mul_scalar(1.0 - momentum) + mean.detach().reshape([c]).mul_scalar(momentum))
-            .detach(),
+        (running_mean.mul_scalar(1.0 - momentum) + mean.detach().mul_scalar(momentum)).detach(),
     );
     bn.running_var.update(
-        (running_var.mul_scalar(1.0 - momentum) + var.detach().reshape([c]).mul_scalar(momentum))
-            .detach(),
+        (running_var.mul_scalar(1.0 - momentum) + var.detach().mul_scalar(momentum)).detach(),
     );
-    y.reshape(dims)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::assert_close;
     use burn::module::{Module, Param};
     use burn::nn::BatchNormConfig;
     use burn::tensor::{Device, Distribution};
-
-    fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32, what: &str) {
-        let (a, b): (Vec<f32>, Vec<f32>) = (
-            a.into_data().try_into_vec::<f32>().unwrap(),
-            b.into_data().try_into_vec::<f32>().unwrap(),
-        );
-        assert_eq!(a.len(), b.len(), "{what}");
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "{what}[{i}]: {x} vs {y}"
-            );
-        }
-    }
 
     /// Two training steps (the second sees the running statistics the first wrote), then
     /// inference, each against burn's `BatchNorm`; 4-D (BatchNorm2d) and 3-D (the encoder's
