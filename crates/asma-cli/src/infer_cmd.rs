@@ -38,7 +38,10 @@ fn ensemble(a: &InferArgs) -> Result<Ensemble> {
 
 fn text(top: &[Ranked]) -> String {
     top.iter()
-        .map(|r| format!("{} {:.3}", r.action, r.prob))
+        .map(|r| match &r.name {
+            Some(name) => format!("{} {name} {:.3}", r.action, r.prob),
+            None => format!("{} {:.3}", r.action, r.prob),
+        })
         .collect::<Vec<_>>()
         .join("  ")
 }
@@ -69,7 +72,7 @@ pub fn infer(a: InferArgs) -> Result<()> {
             let start = Instant::now();
             let logits = models.logits(&s.sequence)?;
             let ms = start.elapsed().as_secs_f64() * 1e3;
-            let top = top_k(&logits, a.top);
+            let top = top_k(&logits, a.top, models.classes());
             let mut out = out.lock();
             if a.json {
                 let line = serde_json::json!({"input": s.name, "top": top, "ms": ms});
@@ -111,7 +114,7 @@ fn stream(a: &InferArgs, models: &Ensemble) -> Result<()> {
         match ready {
             Ok(w) => {
                 let start = Instant::now();
-                let top = top_k(&models.logits(&w.sequence)?, a.top);
+                let top = top_k(&models.logits(&w.sequence)?, a.top, models.classes());
                 let ms = start.elapsed().as_secs_f64() * 1e3;
                 if a.json {
                     let line =

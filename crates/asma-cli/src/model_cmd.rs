@@ -39,7 +39,18 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
                         )
                     })
                     .unwrap_or_default();
-                println!("epoch {:>3}: loss {:.3} (θ {:.3}+{:.3}, φ {:.3}+{:.3}), mean C_ii θ {:.2} φ {:.2}, lr {:.2e}, {:.1} samples/s{knn}", m.epoch, m.loss, m.theta_anchor_temporal, m.theta_anchor_spatial, m.phi_anchor_temporal, m.phi_anchor_spatial, m.bt.theta.mean_diagonal, m.bt.phi.mean_diagonal, m.lr, m.samples_per_s);
+                let recalibrated = m
+                    .recalibrated
+                    .map(|e| {
+                        format!(
+                            "; statistics re-estimated: θ {:.1}% φ {:.1}% θ‖φ {:.1}%",
+                            100.0 * e.knn.theta,
+                            100.0 * e.knn.phi,
+                            100.0 * e.knn.both
+                        )
+                    })
+                    .unwrap_or_default();
+                println!("epoch {:>3}: loss {:.3} (θ {:.3}+{:.3}, φ {:.3}+{:.3}), mean C_ii θ {:.2} φ {:.2}, lr {:.2e}, {:.1} samples/s{knn}{recalibrated}", m.epoch, m.loss, m.theta_anchor_temporal, m.theta_anchor_spatial, m.phi_anchor_temporal, m.phi_anchor_spatial, m.bt.theta.mean_diagonal, m.bt.phi.mean_diagonal, m.lr, m.samples_per_s);
             }
         }
         Progress::KnnAtStart(baseline, e) => {

@@ -293,3 +293,75 @@ fn export_tsne_and_bad_model_files() {
         "{err}"
     );
 }
+
+#[test]
+fn actions_are_named_from_the_dataset_or_the_run_s_own_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let joint = student_run(&tmp.path().join("joint"), "joint");
+    let files = synth(tmp.path());
+    let infer = |models: &[&Path], json: bool| {
+        let mut args = vec!["infer".to_string()];
+        for m in models {
+            args.extend(["--model".into(), m.display().to_string()]);
+        }
+        if json {
+            args.push("--json".into());
+        }
+        args.push(files[0].display().to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        asma(&args)
+    };
+    // 60 classes and no list of the run's own: NTU RGB+D 60's names, next to the ids.
+    let o = infer(&[&joint], true);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let line: serde_json::Value =
+        serde_json::from_str(text(&o.stdout).lines().next().unwrap()).unwrap();
+    for r in line["top"].as_array().unwrap() {
+        let class = r["class"].as_u64().unwrap() as usize;
+        assert_eq!(r["name"], asma_skeleton::actions::NTU120[class], "{r}");
+    }
+    // The run's own list wins, in the text output too.
+    let own: Vec<String> = (0..60).map(|i| format!("gesture {i}")).collect();
+    std::fs::write(
+        joint.join("classes.json"),
+        serde_json::to_vec(&own).unwrap(),
+    )
+    .unwrap();
+    let o = infer(&[&joint], false);
+    let out = text(&o.stdout);
+    let best = line["top"][0]["class"].as_u64().unwrap();
+    let expected = format!("A{:03} gesture {best} ", best + 1);
+    assert!(out.contains(&expected), "{out}");
+    // A truncated list, or one that is not JSON: the file and the problem, no output.
+    std::fs::write(
+        joint.join("classes.json"),
+        serde_json::to_vec(&own[..59]).unwrap(),
+    )
+    .unwrap();
+    let o = infer(&[&joint], false);
+    let err = text(&o.stderr);
+    assert!(!o.status.success() && o.stdout.is_empty());
+    assert!(
+        err.contains("classes.json: 59 class names for a model of 60 classes"),
+        "{err}"
+    );
+    std::fs::write(joint.join("classes.json"), "[\"gesture 0\", \"gest").unwrap();
+    let err = text(&infer(&[&joint], false).stderr);
+    assert!(
+        err.contains("classes.json") && err.contains("not a JSON list"),
+        "{err}"
+    );
+    // Models that name their classes differently are not fused.
+    std::fs::write(
+        joint.join("classes.json"),
+        serde_json::to_vec(&own).unwrap(),
+    )
+    .unwrap();
+    let bone = student_run(&tmp.path().join("bone"), "bone");
+    let o = infer(&[&joint, &bone], false);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("name their classes differently"),
+        "{err}"
+    );
+}

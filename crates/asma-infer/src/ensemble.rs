@@ -2,7 +2,7 @@
 //! (METHOD.md §7.5): each model gets its own stream of the joint positions, and the fused
 //! score is `Σ w_i · logits_i` (the weighted sum `asma fuse` computes on score files).
 
-use asma_skeleton::Sequence;
+use asma_skeleton::{ClassNames, Sequence};
 
 use crate::error::{InferError, Result};
 use crate::input::to_stream;
@@ -29,6 +29,17 @@ impl Ensemble {
                 m.num_classes
             )));
         }
+        if let Some(m) = models
+            .iter()
+            .find(|(m, _)| m.classes.is_some() && m.classes != first.0.classes)
+        {
+            return Err(InferError::Config(format!(
+                "the models name their classes differently ({} and {}); fusing them would \
+                 add scores of different actions",
+                describe_names(&first.0.classes),
+                describe_names(&m.0.classes)
+            )));
+        }
         let threads = threads.max(1);
         let side_by_side = models.len() > 1 && threads > 1;
         let per_model = if side_by_side { 1 } else { threads };
@@ -42,6 +53,11 @@ impl Ensemble {
 
     pub fn num_classes(&self) -> usize {
         self.models[0].0.num_classes
+    }
+
+    /// The classes' names (the models agree on them), if known.
+    pub fn classes(&self) -> Option<&ClassNames> {
+        self.models[0].0.classes.as_ref()
     }
 
     pub fn models(&self) -> impl Iterator<Item = &Classifier> {
@@ -81,13 +97,16 @@ pub struct Ranked {
     pub class: usize,
     /// NTU action id, `A001` for class 0.
     pub action: String,
+    /// The class's name, when the model's classes are named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Softmax of the fused logits.
     pub prob: f32,
     pub logit: f32,
 }
 
-/// The `k` best classes of `logits`.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<Ranked> {
+/// The `k` best classes of `logits`, named from `names` when given.
+pub fn top_k(logits: &[f32], k: usize, names: Option<&ClassNames>) -> Vec<Ranked> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = logits.iter().map(|l| (l - max).exp()).sum();
     let mut order: Vec<usize> = (0..logits.len()).collect();
@@ -98,8 +117,17 @@ pub fn top_k(logits: &[f32], k: usize) -> Vec<Ranked> {
         .map(|class| Ranked {
             class,
             action: format!("A{:03}", class + 1),
+            name: names.and_then(|n| n.name(class)).map(String::from),
             prob: (logits[class] - max).exp() / sum,
             logit: logits[class],
         })
         .collect()
+}
+
+/// "the first names (wave, …)" or "no names", for errors.
+fn describe_names(names: &Option<ClassNames>) -> String {
+    match names {
+        Some(n) => format!("{}, …", n.name(0).unwrap_or_default()),
+        None => "no names".into(),
+    }
 }

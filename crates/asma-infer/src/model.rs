@@ -8,7 +8,8 @@ use asma_data::stream::Stream;
 use asma_model::classifier::Fusion;
 use asma_model::stgcn::StgcnEncoderConfig;
 use asma_model::student::StudentConfig;
-use asma_skeleton::NTU25;
+use asma_skeleton::actions::CLASSES_FILE;
+use asma_skeleton::{ClassNames, NTU25};
 use serde::Deserialize;
 
 use crate::encoder::Encoder;
@@ -63,6 +64,9 @@ pub struct Classifier {
     pub(crate) fc: Linear,
     pub stream: Stream,
     pub num_classes: usize,
+    /// The run's `classes.json`; without one, the names a head of this size most likely
+    /// has (NTU-60/120, PKU-MMD), or none.
+    pub classes: Option<ClassNames>,
     threads: usize,
     pool: rayon::ThreadPool,
 }
@@ -129,6 +133,7 @@ impl Classifier {
             fc,
             stream: saved.data.stream,
             num_classes: classes,
+            classes: class_names(run_dir, classes)?,
             threads: 1,
             pool: pool(1)?,
         })
@@ -258,4 +263,22 @@ fn tokens(e: &Encoder, sample: &[f32], t: usize, m: usize, threads: usize) -> Ve
         }
     }
     out
+}
+
+/// The class names saved beside a model (a truncated or mismatched file is an error naming
+/// it), else the built-in list for a head of `num_classes` outputs.
+fn class_names(run_dir: &Path, num_classes: usize) -> Result<Option<ClassNames>> {
+    let path = run_dir.join(CLASSES_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ClassNames::guess(num_classes))
+        }
+        Err(source) => return Err(InferError::Io { path, source }),
+    };
+    let names: Vec<String> = serde_json::from_str(&text)
+        .map_err(|e| model_err(&path, format!("not a JSON list of class names: {e}")))?;
+    ClassNames::new(names, num_classes, &path.display().to_string())
+        .map(Some)
+        .map_err(|e| InferError::Config(e.to_string()))
 }

@@ -4,13 +4,16 @@
 //!   their edges, degrees, bone pairs and left/right flip permutation.
 //! * [`graph`]: the ST-GCN "spatial" partition adjacency (METHOD.md §3.1).
 //! * [`sequence`]: one skeleton sequence as a dense `(C=3, T, V, M)` f32 tensor.
+//! * [`actions`]: the action names of NTU RGB+D 60/120 and PKU-MMD, and a model's own list.
 //!
 //! Joints are 0-based in code; 1-based ids (J1..J25) appear only in names and docs.
 
+pub mod actions;
 pub mod graph;
 pub mod layout;
 pub mod sequence;
 
+pub use actions::{ActionSet, ClassNames, ClassNamesError};
 pub use graph::{spatial_adjacency, Adjacency};
 pub use layout::{Layout, NTU25};
 pub use sequence::{Sequence, SequenceError};

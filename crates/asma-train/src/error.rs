@@ -9,6 +9,8 @@ pub enum TrainError {
     Data(#[from] asma_data::DataError),
     #[error(transparent)]
     Model(#[from] asma_model::ModelError),
+    #[error(transparent)]
+    ClassNames(#[from] asma_skeleton::ClassNamesError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -107,6 +107,10 @@ pub struct EpochMetrics {
     /// Collapse diagnostics of the val features, with every k-NN evaluation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub features: Option<PerEncoder<FeatureDiagnostics>>,
+    /// The same evaluation with BatchNorm statistics re-estimated on the training split
+    /// (`knn.recalibrate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recalibrated: Option<Evaluation>,
 }
 
 /// Progress events.
@@ -272,19 +276,15 @@ pub fn pretrain(
         let _ = std::fs::remove_file(run.metrics());
         if cfg.knn.every > 0 && cfg.knn.at_start {
             let val = val.as_ref().expect("opened when knn.every > 0");
-            // Copies with statistics of their own: the training model starts as initialised.
-            let mut theta = bn_stats::detached_copy(&model.theta.encoder);
-            let mut phi = bn_stats::detached_copy(&model.phi.encoder);
-            let random = knn_eval(&theta, &phi, cfg, &train, val, &base)?;
-            bn_stats::estimate(
-                &mut [&mut theta, &mut phi],
-                train.clone(),
-                cfg.data.stream,
-                cfg.optim.batch_size,
-                &ad,
-                cfg.run.seed,
+            let random = knn_eval(
+                &model.theta.encoder,
+                &model.phi.encoder,
+                cfg,
+                &train,
+                val,
+                &base,
             )?;
-            let fair = knn_eval(&theta, &phi, cfg, &train, val, &base)?;
+            let fair = knn_eval_recalibrated(&model, cfg, &train, val, &base, &ad)?;
             for (baseline, e) in [
                 (Baseline::Random, random),
                 (Baseline::RandomBnEstimated, fair),
@@ -368,17 +368,23 @@ pub fn pretrain(
         let n = seen_batches.max(1) as f64;
         let knn_due = cfg.knn.every > 0
             && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
-        let eval = if knn_due {
-            Some(knn_eval(
+        let (eval, recalibrated) = if knn_due {
+            let val = val.as_ref().expect("opened when knn.every > 0");
+            let kept = knn_eval(
                 &model.theta.encoder,
                 &model.phi.encoder,
                 cfg,
                 &train,
-                val.as_ref().expect("opened when knn.every > 0"),
+                val,
                 &base,
-            )?)
+            )?;
+            let recalibrated = match cfg.knn.recalibrate {
+                true => Some(knn_eval_recalibrated(&model, cfg, &train, val, &base, &ad)?),
+                false => None,
+            };
+            (Some(kept), recalibrated)
         } else {
-            None
+            (None, None)
         };
         let bt = |at: usize| BarlowDiagnostics {
             on_diagonal: sums[at] / n,
@@ -402,6 +408,7 @@ pub fn pretrain(
             },
             knn: eval.map(|e| e.knn),
             features: eval.map(|e| e.features),
+            recalibrated,
         };
         save_checkpoint(&run, &model, &optim, state)?;
         metrics.append(&m)?;
@@ -537,6 +544,30 @@ fn save_checkpoint(
     save_module(&model.theta.encoder, &run.encoder("theta"))?;
     save_module(&model.phi.encoder, &run.encoder("phi"))?;
     Ok(())
+}
+
+/// [`knn_eval`] of copies of the model's encoders whose BatchNorm statistics are estimated
+/// on the training split ([`crate::bn_stats`]); the model itself is left as it is. Of the
+/// encoders as initialised, this is the fair baseline.
+fn knn_eval_recalibrated(
+    model: &AsmaPretrainModel,
+    cfg: &PretrainConfig,
+    train: &Arc<SkeletonDataset>,
+    val: &Arc<SkeletonDataset>,
+    device: &Device,
+    ad: &Device,
+) -> Result<Evaluation, TrainError> {
+    let mut theta = bn_stats::detached_copy(&model.theta.encoder);
+    let mut phi = bn_stats::detached_copy(&model.phi.encoder);
+    bn_stats::estimate(
+        &mut [&mut theta, &mut phi],
+        train.clone(),
+        cfg.data.stream,
+        cfg.optim.batch_size,
+        ad,
+        cfg.run.seed,
+    )?;
+    knn_eval(&theta, &phi, cfg, train, val, device)
 }
 
 /// k-NN top-1 (train → val) of the two encoders in eval mode, and their val features'

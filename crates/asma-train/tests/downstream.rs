@@ -418,3 +418,56 @@ fn random_encoders_with_estimated_statistics_are_the_fair_baseline() {
     assert!(notes[1].contains("BatchNorm statistics estimated on the 12 training samples"));
     assert!(means[1].iter().any(|&m| m.abs() > 0.1), "{:?}", means[1]);
 }
+
+#[test]
+fn a_run_saves_the_names_of_its_classes_and_checks_them() {
+    use asma_train::config::ClassList;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_data(tmp.path());
+    let names = |run: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(run.join("classes.json")).unwrap()).unwrap()
+    };
+    // A list in the configuration.
+    let mut cfg = config(tmp.path(), &tmp.path().join("listed"), Protocol::Linear);
+    cfg.optim.epochs = 1;
+    cfg.data.classes = Some(ClassList::Names(vec![
+        "walk".into(),
+        "wave".into(),
+        "sit".into(),
+    ]));
+    go(&cfg);
+    assert_eq!(
+        names(&cfg.run.dir),
+        serde_json::json!(["walk", "wave", "sit"])
+    );
+    // A file of one name per line, given as a string.
+    let file = tmp.path().join("classes.txt");
+    std::fs::write(&file, "# gestures\nstop\ngo\nturn\n").unwrap();
+    let parsed: DownstreamConfig =
+        serde_json::from_value(serde_json::json!({"data": {"classes": file}})).unwrap();
+    cfg.data.classes = parsed.data.classes;
+    cfg.run.dir = tmp.path().join("filed");
+    go(&cfg);
+    assert_eq!(
+        names(&cfg.run.dir),
+        serde_json::json!(["stop", "go", "turn"])
+    );
+    // A list that does not fit the head stops the run before any training, naming itself.
+    std::fs::write(&file, "stop\ngo\n").unwrap();
+    cfg.run.dir = tmp.path().join("short");
+    let e = run(&cfg, false, &AtomicBool::new(false), &|_| {})
+        .err()
+        .expect("2 names for 3 classes")
+        .to_string();
+    assert!(
+        e.contains("classes.txt: 2 class names for a model of 3 classes"),
+        "{e}"
+    );
+    assert!(!cfg.run.dir.join("metrics.jsonl").exists());
+    // Without a list, 3 classes have no built-in names: nothing is written.
+    let mut plain = config(tmp.path(), &tmp.path().join("plain"), Protocol::Linear);
+    plain.optim.epochs = 1;
+    go(&plain);
+    assert!(!plain.run.dir.join("classes.json").exists());
+}

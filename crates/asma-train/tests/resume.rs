@@ -312,3 +312,32 @@ fn metrics_log_the_baselines_and_the_collapse_diagnostics() {
     }
     assert!(lines.last().unwrap()["features"]["phi"]["spread"].is_f64());
 }
+
+#[test]
+fn recalibrated_knn_is_a_function_of_the_weights_alone() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let a = tmp.path().join("a");
+    let mut cfg = config(&data, &a);
+    cfg.knn.every = 1;
+    cfg.knn.recalibrate = true;
+    // lr 0: training-mode steps move the running statistics, never the weights.
+    cfg.optim.lr = 0.0;
+    cfg.optim.epochs = 2;
+    pretrain(&cfg, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(a.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[1]["init"], "random_bn_estimated");
+    let fair = &lines[1];
+    for l in &lines[2..] {
+        // Re-estimated statistics of unchanged weights are the fair baseline's, bit for bit.
+        let r = &l["recalibrated"];
+        assert_eq!(r["knn"], fair["knn"], "{l}");
+        assert_eq!(r["features"], fair["features"], "{l}");
+        // The kept statistics are pre-training's, from augmented masked views.
+        assert_ne!(l["features"], fair["features"], "{l}");
+    }
+}

@@ -9,6 +9,7 @@
 //! kicking something / kicking another person share most of their movement, handshaking /
 //! giving something both meet in the middle. A model has to look at the details.
 
+use asma_skeleton::actions::NTU120;
 use serde::Serialize;
 
 use super::body::{Side, Subject};
@@ -77,58 +78,37 @@ impl Motion {
 
 struct Entry {
     id: u16,
-    name: &'static str,
     motion: Motion,
 }
 
-const fn entry(id: u16, name: &'static str, motion: Motion) -> Entry {
-    Entry { id, name, motion }
+const fn entry(id: u16, motion: Motion) -> Entry {
+    Entry { id, motion }
 }
 
-/// Sorted by id. Names are NTU's.
+/// Sorted by id; the names are NTU's table's.
 static ENTRIES: [Entry; 22] = [
-    entry(1, "drink water", Motion::Solo(solo::drink)),
-    entry(6, "pick up", Motion::Solo(solo::pick_up)),
-    entry(7, "throw", Motion::Solo(solo::throw)),
-    entry(8, "sitting down", Motion::Solo(solo::sit_down)),
-    entry(
-        9,
-        "standing up (from sitting position)",
-        Motion::Solo(solo::stand_up),
-    ),
-    entry(10, "clapping", Motion::Solo(solo::clap)),
-    entry(23, "hand waving", Motion::Solo(solo::wave)),
-    entry(24, "kicking something", Motion::Solo(solo::kick)),
-    entry(26, "hopping (one foot jumping)", Motion::Solo(solo::hop)),
-    entry(27, "jump up", Motion::Solo(solo::jump)),
-    entry(
-        31,
-        "pointing to something with finger",
-        Motion::Solo(solo::point),
-    ),
-    entry(35, "nod head/bow", Motion::Solo(solo::bow)),
-    entry(38, "salute", Motion::Solo(solo::salute)),
-    entry(43, "falling", Motion::Solo(solo::fall)),
-    entry(44, "touch head (headache)", Motion::Solo(solo::touch_head)),
-    entry(
-        45,
-        "touch chest (stomachache/heart pain)",
-        Motion::Solo(solo::touch_chest),
-    ),
-    entry(
-        50,
-        "punching/slapping other person",
-        Motion::Duo(duo::punch),
-    ),
-    entry(51, "kicking other person", Motion::Duo(duo::kick_other)),
-    entry(52, "pushing other person", Motion::Duo(duo::push)),
-    entry(55, "hugging other person", Motion::Duo(duo::hug)),
-    entry(
-        56,
-        "giving something to other person",
-        Motion::Duo(duo::give),
-    ),
-    entry(58, "handshaking", Motion::Duo(duo::handshake)),
+    entry(1, Motion::Solo(solo::drink)),
+    entry(6, Motion::Solo(solo::pick_up)),
+    entry(7, Motion::Solo(solo::throw)),
+    entry(8, Motion::Solo(solo::sit_down)),
+    entry(9, Motion::Solo(solo::stand_up)),
+    entry(10, Motion::Solo(solo::clap)),
+    entry(23, Motion::Solo(solo::wave)),
+    entry(24, Motion::Solo(solo::kick)),
+    entry(26, Motion::Solo(solo::hop)),
+    entry(27, Motion::Solo(solo::jump)),
+    entry(31, Motion::Solo(solo::point)),
+    entry(35, Motion::Solo(solo::bow)),
+    entry(38, Motion::Solo(solo::salute)),
+    entry(43, Motion::Solo(solo::fall)),
+    entry(44, Motion::Solo(solo::touch_head)),
+    entry(45, Motion::Solo(solo::touch_chest)),
+    entry(50, Motion::Duo(duo::punch)),
+    entry(51, Motion::Duo(duo::kick_other)),
+    entry(52, Motion::Duo(duo::push)),
+    entry(55, Motion::Duo(duo::hug)),
+    entry(56, Motion::Duo(duo::give)),
+    entry(58, Motion::Duo(duo::handshake)),
 ];
 
 /// The default class list: twelve one-person and four two-person actions.
@@ -142,7 +122,7 @@ pub fn catalogue() -> &'static [ActionSpec] {
             .iter()
             .map(|e| ActionSpec {
                 id: e.id,
-                name: e.name,
+                name: NTU120[usize::from(e.id) - 1],
                 persons: e.motion.persons(),
             })
             .collect()

@@ -8,6 +8,7 @@
 //! RUN/scores_best.csv, scores_last.csv  per-sample logits of the best and the last evaluation
 //! RUN/confusion_{best,last}.{csv,png}   confusion matrices
 //! RUN/classifier.safetensors            the final classifier, PyTorch names
+//! RUN/classes.json                      the class names (`data.classes`, or the dataset's)
 //! RUN/result.json                       best and last top-1 / top-5 / mean-class, per-class
 //! RUN/checkpoint/                       resume state (as in pre-training)
 //! ```
@@ -33,6 +34,7 @@ use asma_model::burn::module::Module;
 use asma_model::burn::tensor::Device;
 use asma_model::classifier::AsmaClassifier;
 use asma_model::weights::load_module;
+use asma_skeleton::actions::CLASSES_FILE;
 use serde::{Deserialize, Serialize};
 
 pub use config::{DownstreamConfig, Protocol};
@@ -153,6 +155,13 @@ pub(crate) fn setup(
     train.check_num_classes(data.num_classes)?;
     let test = Arc::new(SkeletonDataset::open_split(&data.dir, Part::Val)?);
     test.check_num_classes(data.num_classes)?;
+    // The names travel with the model, so that a copied run directory still prints them.
+    if let Some(names) = data.class_names()? {
+        crate::scores::write_atomic(
+            &run.root.join(CLASSES_FILE),
+            &serde_json::to_vec_pretty(&names).expect("names serialise"),
+        )?;
+    }
     Ok(Setup {
         run,
         base,
