@@ -110,7 +110,13 @@ pub fn estimate(
             for bn in batch_norms(copy) {
                 bn.momentum = momentum;
             }
-            drop(copy.forward(x.clone(), None));
+            // burn's autodiff backend records every operation, untracked ones too, in the
+            // graph of the parameters' nodes, and frees those records only in a backward
+            // pass (the parameters live on, so the graph is never orphaned). Without one,
+            // every batch's activations stayed: 17.5 GB resident for the 381 clips of the
+            // synthetic split, against 3.6 GB for a training step. Nothing here requires a
+            // gradient, so this backward computes none; it releases the batch's records.
+            drop(copy.forward(x.clone(), None).sum().backward());
         }
     }
     for (e, copy) in encoders.iter_mut().zip(copies.iter_mut()) {

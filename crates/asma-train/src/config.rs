@@ -179,10 +179,7 @@ pub struct KnnConfig {
     /// Every how many epochs (0: never; the last epoch is always measured when non-zero).
     pub every: usize,
     pub k: usize,
-    /// Batch size of feature extraction. It sets the memory of the evaluation, not its
-    /// result (eval mode): on the CPU the convolutions' unfolded inputs of a batch of 256
-    /// clips (512 bodies) took 17.5 GB resident, of 64 about a quarter of that, no more
-    /// than the training step of batch 32 itself (3.6 GB).
+    /// Batch size of feature extraction.
     pub batch_size: usize,
     /// Also measure the randomly initialised encoders before step 1 (the baseline).
     pub at_start: bool,
@@ -199,7 +196,7 @@ impl Default for KnnConfig {
         KnnConfig {
             every: 10,
             k: 20,
-            batch_size: 64,
+            batch_size: 256,
             at_start: true,
             recalibrate: false,
         }
