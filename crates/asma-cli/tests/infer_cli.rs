@@ -365,3 +365,82 @@ fn actions_are_named_from_the_dataset_or_the_run_s_own_list() {
         "{err}"
     );
 }
+
+#[test]
+fn a_model_directory_copied_elsewhere_and_read_only_classifies_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trained = student_run(&tmp.path().join("trained"), "bone");
+    let own: Vec<String> = (0..60).map(|i| format!("gesture {i}")).collect();
+    std::fs::write(
+        trained.join("classes.json"),
+        serde_json::to_vec(&own).unwrap(),
+    )
+    .unwrap();
+    let files = synth(tmp.path());
+    // Copied to a place it was never trained in, every file and the folder read-only.
+    let copy = tmp.path().join("elsewhere").join("model");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(&trained).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    let set_read_only = |read_only: bool| {
+        for e in std::fs::read_dir(&copy).unwrap() {
+            let path = e.unwrap().path();
+            let mut p = std::fs::metadata(&path).unwrap().permissions();
+            p.set_readonly(read_only);
+            std::fs::set_permissions(&path, p).unwrap();
+        }
+        let mut p = std::fs::metadata(&copy).unwrap().permissions();
+        p.set_readonly(read_only);
+        std::fs::set_permissions(&copy, p).unwrap();
+    };
+    let listing = || -> Vec<(std::ffi::OsString, std::time::SystemTime)> {
+        let mut v: Vec<_> = std::fs::read_dir(&copy)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), e.metadata().unwrap().modified().unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    set_read_only(true);
+    let before = listing();
+    let run = |model: &Path| {
+        let o = asma(&[
+            "infer",
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+            "--top",
+            "60",
+            files[0].to_str().unwrap(),
+            files[3].to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("ms");
+                v
+            })
+            .collect::<Vec<_>>()
+    };
+    let (original, copied) = (run(&trained), run(&copy));
+    // The same scores and names, and the copy left exactly as it was (root ignores the
+    // read-only bits, so the listing is what shows nothing was written there).
+    assert_eq!(original, copied);
+    assert_eq!(
+        copied[0]["top"][0]["name"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next(),
+        Some("gesture")
+    );
+    assert_eq!(listing(), before);
+    set_read_only(false);
+}

@@ -4,9 +4,9 @@
 //! Names are kept as written (`S001C001P001R001A001.skeleton`, or a full path for
 //! MS-G3D's NTU-120 script); [`stem`] gives the bare sample name. Labels are 0-based.
 
-use std::io::Write;
 use std::path::Path;
 
+use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
 use crate::pickle::{self, Value};
 
@@ -148,29 +148,7 @@ pub fn write_labels(path: &Path, labels: &Labels) -> Result<()> {
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| DataError::invalid(path, "label does not fit in a Python int of 64 bits"))?;
     let bytes = pickle::write_labels_pickle(&labels.names, &ints);
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to a temporary sibling of `path`, syncs it and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| DataError::invalid(path, "not a file path"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        // Best effort: do not leave the partial temporary file behind.
-        let _ = std::fs::remove_file(&tmp);
-        DataError::io(path, e)
-    })
+    write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! preparation, the three streams, PSTL's augmentations, the ASMa masking operators, the
 //! batch loader and the synthetic NTU-format generator.
 
+pub mod atomic;
 pub mod augment;
 pub mod error;
 pub mod fraction;
@@ -24,4 +25,5 @@ pub mod splits;
 pub mod stream;
 pub mod synth;
 
+pub use atomic::write_atomic;
 pub use error::{DataError, Result};

@@ -94,20 +94,7 @@ impl Manifest {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a crash never leaves
-/// a half-written file under the final name.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
-}
-
-/// `<path>.tmp`.
-pub fn tmp_path(path: &Path) -> std::path::PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    s.into()
-}
+pub use crate::atomic::{tmp_path, write_atomic};
 
 /// Lower-case hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {

@@ -22,13 +22,13 @@
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use asma_skeleton::Sequence;
 use memmap2::{Mmap, MmapMut};
 
+use crate::atomic::{tmp_path, write_atomic};
 use crate::error::{DataError, Result};
 
 /// The six magic bytes that start every `.npy` file.
@@ -1288,35 +1288,12 @@ pub(crate) fn npy_bytes<T: NpyElement>(
     Ok(out)
 }
 
-/// `<path>.tmp`: the file a writer fills before renaming it onto `path`.
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_os_string();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
-
-/// Writes `bytes` to `<path>.tmp`, syncs it and renames it onto `path`.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        DataError::io(path, e)
-    })
-}
-
 /// Writes a small array as a `.npy` file (format 1.0, little-endian, C order), atomically
 /// through `<path>.tmp`. For large tensors use [`NpyWriterF32`].
 pub fn write_npy<T: NpyElement>(path: impl AsRef<Path>, shape: &[usize], data: &[T]) -> Result<()> {
     let path = path.as_ref();
     let bytes = npy_bytes(shape, data).map_err(|m| DataError::invalid(path, m))?;
-    write_atomically(path, &bytes)
+    write_atomic(path, &bytes)
 }
 
 /// Writes a float32 `.npy` file (`<f4`); see [`write_npy`].

@@ -23,10 +23,9 @@ use std::sync::Arc;
 
 use asma_skeleton::Sequence;
 
+use crate::atomic::tmp_path;
 use crate::error::{DataError, Result};
-use crate::npy::{
-    map_file, npy_bytes, tmp_path, AlignedBuf, Backing, MmapNpy, NpyArray, NpyElement,
-};
+use crate::npy::{map_file, npy_bytes, AlignedBuf, Backing, MmapNpy, NpyArray, NpyElement};
 use crate::splits::Part;
 
 const LOCAL_SIG: u32 = 0x0403_4b50;

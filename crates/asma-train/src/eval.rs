@@ -86,7 +86,7 @@ impl Evaluation {
             }
             s.push('\n');
         }
-        crate::scores::write_atomic(path, s.as_bytes())
+        Ok(asma_data::write_atomic(path, s.as_bytes())?)
     }
 }
 

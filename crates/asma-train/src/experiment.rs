@@ -319,11 +319,11 @@ fn write_summary(cfg: &ExperimentConfig, rows: &[SummaryRow]) -> Result<(), Trai
     md.push_str(&format!(
         "\nThe epochs took {total:.1} min in all (k-NN monitor, encoder caching and start-up not counted).\n"
     ));
-    crate::scores::write_atomic(&cfg.dir.join("summary.md"), md.as_bytes())?;
-    crate::scores::write_atomic(
+    asma_data::write_atomic(&cfg.dir.join("summary.md"), md.as_bytes())?;
+    Ok(asma_data::write_atomic(
         &cfg.dir.join("summary.json"),
         &serde_json::to_vec_pretty(rows).unwrap(),
-    )
+    )?)
 }
 
 /// Minutes a stage's epochs took (the `seconds` of its `metrics.jsonl` lines).

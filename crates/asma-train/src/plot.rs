@@ -47,7 +47,7 @@ fn write_rgb_png(rgb: &[u8], width: usize, height: usize, path: &Path) -> Result
         let mut w = enc.write_header().map_err(png_err)?;
         w.write_image_data(rgb).map_err(png_err)?;
     }
-    crate::scores::write_atomic(path, &bytes)
+    Ok(asma_data::write_atomic(path, &bytes)?)
 }
 
 /// Side of one scatter panel in pixels.

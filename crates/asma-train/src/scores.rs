@@ -21,13 +21,6 @@ pub struct Scores {
     pub logits: Vec<f32>,
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename (no half-written file).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| TrainError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
-}
-
 impl Scores {
     /// The metrics of these scores.
     pub fn evaluate(&self) -> Evaluation {
@@ -55,7 +48,7 @@ impl Scores {
             }
             s.push('\n');
         }
-        write_atomic(path, s.as_bytes())
+        Ok(asma_data::write_atomic(path, s.as_bytes())?)
     }
 
     /// Reads a CSV written by [`Scores::write_csv`]; errors name the file and line.

@@ -46,7 +46,7 @@ use crate::bn_stats::{self, BnStatistics};
 use crate::checkpoint::{RunDir, TrainState};
 use crate::error::TrainError;
 use crate::eval::Evaluation;
-use crate::scores::write_atomic;
+use asma_data::write_atomic;
 
 /// Test metrics of one evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -157,7 +157,7 @@ pub(crate) fn setup(
     test.check_num_classes(data.num_classes)?;
     // The names travel with the model, so that a copied run directory still prints them.
     if let Some(names) = data.class_names()? {
-        crate::scores::write_atomic(
+        write_atomic(
             &run.root.join(CLASSES_FILE),
             &serde_json::to_vec_pretty(&names).expect("names serialise"),
         )?;
