@@ -276,14 +276,7 @@ pub fn pretrain(
         let _ = std::fs::remove_file(run.metrics());
         if cfg.knn.every > 0 && cfg.knn.at_start {
             let val = val.as_ref().expect("opened when knn.every > 0");
-            let random = knn_eval(
-                &model.theta.encoder,
-                &model.phi.encoder,
-                cfg,
-                &train,
-                val,
-                &base,
-            )?;
+            let random = knn_eval_as_is(&model, cfg, &train, val, &base)?;
             let fair = knn_eval_recalibrated(&model, cfg, &train, val, &base, &ad)?;
             for (baseline, e) in [
                 (Baseline::Random, random),
@@ -370,14 +363,7 @@ pub fn pretrain(
             && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
         let (eval, recalibrated) = if knn_due {
             let val = val.as_ref().expect("opened when knn.every > 0");
-            let kept = knn_eval(
-                &model.theta.encoder,
-                &model.phi.encoder,
-                cfg,
-                &train,
-                val,
-                &base,
-            )?;
+            let kept = knn_eval_as_is(&model, cfg, &train, val, &base)?;
             let recalibrated = match cfg.knn.recalibrate {
                 true => Some(knn_eval_recalibrated(&model, cfg, &train, val, &base, &ad)?),
                 false => None,
@@ -544,6 +530,24 @@ fn save_checkpoint(
     save_module(&model.theta.encoder, &run.encoder("theta"))?;
     save_module(&model.phi.encoder, &run.encoder("phi"))?;
     Ok(())
+}
+
+/// [`knn_eval`] of the model's encoders with the BatchNorm statistics they have.
+fn knn_eval_as_is(
+    model: &AsmaPretrainModel,
+    cfg: &PretrainConfig,
+    train: &Arc<SkeletonDataset>,
+    val: &Arc<SkeletonDataset>,
+    device: &Device,
+) -> Result<Evaluation, TrainError> {
+    knn_eval(
+        &model.theta.encoder,
+        &model.phi.encoder,
+        cfg,
+        train,
+        val,
+        device,
+    )
 }
 
 /// [`knn_eval`] of copies of the model's encoders whose BatchNorm statistics are estimated

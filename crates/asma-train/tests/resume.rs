@@ -61,11 +61,18 @@ fn config(data: &Path, run: &Path) -> PretrainConfig {
     c
 }
 
-fn losses(run: &Path) -> Vec<f64> {
+/// Every line of a run's `metrics.jsonl`.
+fn metric_lines(run: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn losses(run: &Path) -> Vec<f64> {
+    metric_lines(run)
+        .into_iter()
         .filter(|v| v["epoch"].is_u64())
         .map(|v| v["loss"].as_f64().unwrap())
         .collect()
@@ -272,11 +279,7 @@ fn metrics_log_the_baselines_and_the_collapse_diagnostics() {
     pretrain(&cfg, false, &AtomicBool::new(false), &|_| {}).unwrap();
     // The log: both baselines before step 1, then per epoch Barlow Twins' terms apart, and
     // with each k-NN evaluation the val features' collapse diagnostics.
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(a.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = metric_lines(&a);
     assert_eq!(lines[0]["init"], "random");
     assert_eq!(lines[1]["init"], "random_bn_estimated");
     for l in &lines[..2] {
@@ -325,11 +328,7 @@ fn recalibrated_knn_is_a_function_of_the_weights_alone() {
     cfg.optim.lr = 0.0;
     cfg.optim.epochs = 2;
     pretrain(&cfg, false, &AtomicBool::new(false), &|_| {}).unwrap();
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(a.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = metric_lines(&a);
     assert_eq!(lines[1]["init"], "random_bn_estimated");
     let fair = &lines[1];
     for l in &lines[2..] {
