@@ -322,10 +322,10 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::assert_close;
+    use crate::test_support::{assert_batch_norm_equals_burns, assert_close};
     use burn::module::Module;
     use burn::nn::conv::Conv2dConfig;
-    use burn::nn::{BatchNormConfig, PaddingConfig2d};
+    use burn::nn::PaddingConfig2d;
     use burn::tensor::{Device, Distribution};
 
     #[test]
@@ -417,51 +417,7 @@ mod tests {
 
     #[test]
     fn batch_norm_its_gradients_and_running_statistics_equal_burns() {
-        let device = Device::flex().autodiff();
-        for dims in [[4, 3, 7, 5], [6, 75, 50, 1]] {
-            let ours_bn = BatchNormConfig::new(dims[1]).init(&device);
-            let theirs_bn = BatchNormConfig::new(dims[1]).init(&device);
-            let x =
-                Tensor::<4>::random(dims, Distribution::Normal(0.5, 2.0), &device).require_grad();
-            let dy = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
-            let ours = batch_norm(&ours_bn, x.clone());
-            let theirs = theirs_bn.forward(x.clone());
-            assert_close(ours.clone(), theirs.clone(), 1e-4, "forward");
-            let g_ours = (ours * dy.clone()).sum().backward();
-            let g_theirs = (theirs * dy).sum().backward();
-            assert_close(
-                x.grad(&g_ours).unwrap(),
-                x.grad(&g_theirs).unwrap(),
-                1e-3,
-                "dx",
-            );
-            for (a, b, what) in [
-                (&ours_bn.gamma, &theirs_bn.gamma, "dgamma"),
-                (&ours_bn.beta, &theirs_bn.beta, "dbeta"),
-            ] {
-                assert_close(
-                    a.val().grad(&g_ours).unwrap(),
-                    b.val().grad(&g_theirs).unwrap(),
-                    1e-3,
-                    what,
-                );
-            }
-            assert_close(
-                ours_bn.running_mean.value(),
-                theirs_bn.running_mean.value(),
-                1e-5,
-                "running mean",
-            );
-            assert_close(
-                ours_bn.running_var.value(),
-                theirs_bn.running_var.value(),
-                1e-5,
-                "running var",
-            );
-            // With the running statistics (no autodiff): the same as burn's inference path.
-            let (ours_bn, x) = (ours_bn.valid(), x.inner());
-            let expected = theirs_bn.valid().forward(x.clone());
-            assert_close(batch_norm(&ours_bn, x), expected, 1e-5, "inference");
-        }
+        assert_batch_norm_equals_burns([4, 3, 7, 5], batch_norm);
+        assert_batch_norm_equals_burns([6, 75, 50, 1], batch_norm);
     }
 }

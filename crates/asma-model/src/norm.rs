@@ -122,90 +122,13 @@ pub(crate) fn update_running_statistics(bn: &BatchNorm, mean: Tensor<1>, var: Te
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::assert_close;
-    use burn::module::{Module, Param};
-    use burn::nn::BatchNormConfig;
-    use burn::tensor::{Device, Distribution};
-
-    /// Two training steps (the second sees the running statistics the first wrote), then
-    /// inference, each against burn's `BatchNorm`; 4-D (BatchNorm2d) and 3-D (the encoder's
-    /// data BatchNorm1d) inputs.
-    fn check<const D: usize>(dims: [usize; D]) {
-        let device = Device::flex().autodiff();
-        let ours_bn = BatchNormConfig::new(dims[1])
-            .with_momentum(0.3)
-            .init(&device);
-        let theirs_bn = BatchNormConfig::new(dims[1])
-            .with_momentum(0.3)
-            .init(&device);
-        // Non-trivial gamma and beta, the same values in both (separate parameters).
-        let plain = Device::flex();
-        let gamma =
-            Tensor::<1>::random([dims[1]], Distribution::Normal(1.0, 0.5), &plain).into_data();
-        let beta =
-            Tensor::<1>::random([dims[1]], Distribution::Normal(0.0, 0.5), &plain).into_data();
-        let set = |mut bn: BatchNorm| {
-            bn.gamma = Param::from_tensor(Tensor::from_data(gamma.clone(), &device));
-            bn.beta = Param::from_tensor(Tensor::from_data(beta.clone(), &device));
-            bn
-        };
-        let (ours_bn, theirs_bn) = (set(ours_bn), set(theirs_bn));
-        for step in 0..2 {
-            let what = |s: &str| format!("{dims:?} step {step}: {s}");
-            let x =
-                Tensor::<D>::random(dims, Distribution::Normal(0.5, 2.0), &device).require_grad();
-            let dy = Tensor::<D>::random(dims, Distribution::Normal(0.0, 1.0), &device);
-            let ours = batch_norm_sums(&ours_bn, x.clone());
-            let theirs = theirs_bn.forward(x.clone());
-            assert_close(ours.clone(), theirs.clone(), 1e-4, &what("forward"));
-            let g_ours = (ours * dy.clone()).sum().backward();
-            let g_theirs = (theirs * dy).sum().backward();
-            assert_close(
-                x.grad(&g_ours).unwrap(),
-                x.grad(&g_theirs).unwrap(),
-                1e-3,
-                &what("dx"),
-            );
-            for (a, b, name) in [
-                (&ours_bn.gamma, &theirs_bn.gamma, "dgamma"),
-                (&ours_bn.beta, &theirs_bn.beta, "dbeta"),
-            ] {
-                assert_close(
-                    a.val().grad(&g_ours).unwrap(),
-                    b.val().grad(&g_theirs).unwrap(),
-                    1e-3,
-                    &what(name),
-                );
-            }
-            assert_close(
-                ours_bn.running_mean.value(),
-                theirs_bn.running_mean.value(),
-                1e-5,
-                &what("running mean"),
-            );
-            assert_close(
-                ours_bn.running_var.value(),
-                theirs_bn.running_var.value(),
-                1e-5,
-                &what("running var"),
-            );
-        }
-        // Inference (plain tensors): the running statistics, as burn's inference path.
-        let x = Tensor::<D>::random(dims, Distribution::Normal(0.5, 2.0), &plain);
-        let (ours_bn, theirs_bn) = (ours_bn.valid(), theirs_bn.valid());
-        assert_close(
-            batch_norm_sums(&ours_bn, x.clone()),
-            theirs_bn.forward(x),
-            1e-5,
-            "inference",
-        );
-    }
+    use crate::test_support::assert_batch_norm_equals_burns;
 
     #[test]
     fn batch_norm_sums_values_gradients_and_running_statistics_equal_burns() {
-        check([4, 3, 7, 5]);
-        check([6, 16, 50, 25]);
-        check([5, 75, 30]);
+        assert_batch_norm_equals_burns([4, 3, 7, 5], batch_norm_sums);
+        assert_batch_norm_equals_burns([6, 16, 50, 25], batch_norm_sums);
+        assert_batch_norm_equals_burns([5, 75, 30], batch_norm_sums);
     }
 
     #[test]
