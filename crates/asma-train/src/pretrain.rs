@@ -193,10 +193,13 @@ pub fn loader_config(cfg: &PretrainConfig) -> LoaderConfig {
 }
 
 fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+    // A branch with neither mask is plain Barlow Twins between augmented views (the
+    // ablation's "no masking" row); without augmentation too its three views would be the
+    // same clip and the invariance term zero from the start, which teaches nothing.
     for (name, m) in [("theta", cfg.masking.theta), ("phi", cfg.masking.phi)] {
-        if m.frame == FrameMask::None && m.joint == JointMask::None {
+        if m.frame == FrameMask::None && m.joint == JointMask::None && cfg.augment.is_empty() {
             return Err(TrainError::Config(format!(
-                "masking.{name}: a branch needs a joint or a frame mask"
+                "masking.{name}: a branch with neither a joint nor a frame mask needs `augment`, or its three views are the same clip"
             )));
         }
     }

@@ -340,3 +340,39 @@ fn recalibrated_knn_is_a_function_of_the_weights_alone() {
         assert_ne!(l["features"], fair["features"], "{l}");
     }
 }
+
+#[test]
+fn no_masking_is_barlow_twins_between_augmented_views_and_needs_augmentation() {
+    use asma_data::mask::{FrameMask, JointMask};
+    use asma_train::config::BranchMasks;
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let never = AtomicBool::new(false);
+    let none = BranchMasks {
+        joint: JointMask::None,
+        frame: FrameMask::None,
+    };
+    let mut c = config(&data, &tmp.path().join("none"));
+    c.optim.epochs = 2;
+    c.knn.every = 0;
+    (c.masking.theta, c.masking.phi) = (none, none);
+    assert!(
+        !c.augment.is_empty(),
+        "the default augmentations make the views differ"
+    );
+    pretrain(&c, false, &never, &|_| {}).unwrap();
+    let trained = losses(&c.run.dir);
+    assert_eq!(trained.len(), 2);
+    // Augmented views of one clip differ, so the invariance term is not zero from the start.
+    assert!(
+        trained.iter().all(|l| l.is_finite() && *l > 0.0),
+        "{trained:?}"
+    );
+
+    c.augment.clear();
+    c.run.dir = tmp.path().join("none_plain");
+    let e = pretrain(&c, false, &never, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("masking.theta") && e.contains("augment"), "{e}");
+}
