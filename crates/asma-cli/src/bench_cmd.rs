@@ -174,7 +174,7 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     use asma_model::burn::optim::decay::WeightDecayConfig;
     use asma_model::burn::optim::{AdamConfig, GradientsParams};
     use asma_model::burn::tensor::{Distribution, Tensor};
-    use asma_model::StgcnEncoderConfig;
+    use asma_model::{StgcnEncoderConfig, StgcnEncoderInit};
 
     if let Some(t) = a.threads {
         // burn-flex and the loader use rayon's global pool.

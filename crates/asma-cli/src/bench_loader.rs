@@ -19,8 +19,8 @@ use asma_train::PretrainConfig;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::proc_status::ProcStatus;
 use crate::BenchLoaderArgs;
+use asma_edge::proc_status::ProcStatus;
 
 /// `(C, T, V, M)` of a frame50 sample.
 const SAMPLE_SHAPE: [usize; 4] = [3, 50, 25, 2];

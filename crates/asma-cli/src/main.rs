@@ -9,10 +9,8 @@ mod bench_ops;
 mod config;
 mod data_cmd;
 mod downstream_cmd;
-mod infer_cmd;
 mod interrupt;
 mod model_cmd;
-mod proc_status;
 mod progress;
 mod quickstart_cmd;
 mod tsne_cmd;
@@ -56,11 +54,11 @@ enum Command {
     Embed(EmbedArgs),
     /// Classify `.skeleton` / `.npy` files, or a stream of JSON frames on standard input,
     /// with trained classifiers (fused when several) on the folded CPU path.
-    Infer(InferArgs),
+    Infer(asma_edge::InferArgs),
     /// t-SNE of the features of trained classifiers (e.g. teacher vs student) as one PNG.
     Tsne(TsneArgs),
     /// Export a trained classifier (student or teacher) for other runtimes.
-    Export(ExportArgs),
+    Export(asma_edge::ExportArgs),
     /// Measurements with their baselines run in the same process.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -92,7 +90,7 @@ enum BenchCommand {
     Loader(BenchLoaderArgs),
     /// One timing of `bench edge` in a fresh process (used by `bench edge`).
     #[command(hide = true)]
-    EdgeWorker(EdgeWorkerArgs),
+    EdgeWorker(asma_edge::EdgeWorkerArgs),
 }
 
 /// `asma data synth`.
@@ -264,39 +262,6 @@ pub struct EmbedArgs {
     pub device: String,
 }
 
-/// `asma infer`.
-#[derive(Args)]
-pub struct InferArgs {
-    /// A trained classifier's run directory (`asma distill`, `asma linear`, `asma finetune`);
-    /// repeat it to fuse several, e.g. the joint, motion and bone students.
-    #[arg(long = "model", value_name = "RUN_DIR", required = true)]
-    pub models: Vec<PathBuf>,
-    /// Raw NTU `.skeleton` files, or `(N, 3, T, 25, M)` `.npy` arrays of joint positions.
-    pub inputs: Vec<PathBuf>,
-    /// Read frames from standard input, one JSON line each (`[[x,y,z] × 25]` for one body,
-    /// `[[[x,y,z] × 25], [...]]` for two), and classify a sliding window.
-    #[arg(long)]
-    pub stdin: bool,
-    /// Frames per window (`--stdin`).
-    #[arg(long, default_value_t = 50)]
-    pub window: usize,
-    /// Frames between predictions (`--stdin`).
-    #[arg(long, default_value_t = 10)]
-    pub hop: usize,
-    /// One weight per model for the fused logits (default: equal).
-    #[arg(long, value_delimiter = ',')]
-    pub weights: Option<Vec<f32>>,
-    /// Classes to print per prediction.
-    #[arg(long, default_value_t = 5)]
-    pub top: usize,
-    /// Threads per forward pass.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    /// One JSON object per prediction.
-    #[arg(long)]
-    pub json: bool,
-}
-
 /// `asma quickstart`.
 #[derive(Args)]
 pub struct QuickstartArgs {
@@ -306,23 +271,6 @@ pub struct QuickstartArgs {
     /// Override one field, e.g. `--set dir=\"runs/qs\" --set distill.optim.epochs=8`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-}
-
-/// `asma export`.
-#[derive(Args)]
-pub struct ExportArgs {
-    /// A trained classifier's run directory.
-    #[arg(long, value_name = "RUN_DIR")]
-    pub model: PathBuf,
-    /// Write an ONNX model (opset 17; input `skeleton` (N, 3, T, 25, M), output `logits`).
-    #[arg(long, value_name = "FILE")]
-    pub onnx: PathBuf,
-    /// Frames T of the exported input.
-    #[arg(long, default_value_t = 50)]
-    pub frames: usize,
-    /// Bodies M of the exported input.
-    #[arg(long, default_value_t = 2)]
-    pub persons: usize,
 }
 
 /// `asma tsne`.
@@ -437,18 +385,6 @@ pub struct BenchLoaderArgs {
     pub json: bool,
 }
 
-#[derive(Args)]
-pub struct EdgeWorkerArgs {
-    #[arg(long = "model", required = true)]
-    pub models: Vec<PathBuf>,
-    #[arg(long)]
-    pub input: PathBuf,
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    #[arg(long, default_value_t = 30)]
-    pub reps: usize,
-}
-
 /// `asma bench ops`.
 #[derive(Args)]
 pub struct BenchOpsArgs {
@@ -536,15 +472,15 @@ fn main() -> ExitCode {
         Command::Fuse(a) => downstream_cmd::fuse_cmd(a),
         Command::Run(a) => downstream_cmd::run(a),
         Command::Embed(a) => model_cmd::embed(a),
-        Command::Infer(a) => infer_cmd::infer(a),
+        Command::Infer(a) => asma_edge::infer::infer(a),
         Command::Tsne(a) => tsne_cmd::run(a),
-        Command::Export(a) => infer_cmd::export(a),
+        Command::Export(a) => asma_edge::infer::export(a),
         Command::Bench(BenchCommand::Data(a)) => bench_cmd::data(a),
         Command::Bench(BenchCommand::Pretrain(a)) => bench_cmd::pretrain(a),
         Command::Bench(BenchCommand::Ops(a)) => bench_ops::ops(a),
         Command::Bench(BenchCommand::Edge(a)) => bench_edge::edge(a),
         Command::Bench(BenchCommand::Loader(a)) => bench_loader::loader(a),
-        Command::Bench(BenchCommand::EdgeWorker(a)) => bench_edge::worker(a),
+        Command::Bench(BenchCommand::EdgeWorker(a)) => asma_edge::bench::worker(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

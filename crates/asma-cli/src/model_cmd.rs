@@ -5,7 +5,7 @@ use asma_data::npy::{write_npy_f32, MmapNpy};
 use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Tensor, TensorData};
 use asma_model::weights::load_module;
-use asma_model::StgcnEncoderConfig;
+use asma_model::{StgcnEncoderConfig, StgcnEncoderInit};
 use asma_train::pretrain::{self, Progress};
 use asma_train::PretrainConfig;
 

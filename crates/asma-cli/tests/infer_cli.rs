@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use asma_data::npy::write_npy_f32;
 use asma_model::burn::tensor::Device;
-use asma_model::student::StudentConfig;
+use asma_model::student::{StudentConfig, StudentInit};
 use asma_model::weights::save_module;
 
 fn asma(args: &[&str]) -> Output {

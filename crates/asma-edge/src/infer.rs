@@ -1,15 +1,65 @@
-//! The deployed path from the command line: `asma infer` classifies files, or a stream of
-//! frames on standard input, with asma-infer's folded CPU path; `asma export` writes ONNX.
+//! The deployed path from the command line: `infer` classifies files, or a stream of frames
+//! on standard input, with asma-infer's folded CPU path; `export` writes ONNX.
 
 use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use asma_infer::input::read_samples;
 use asma_infer::window::{parse_frame, Windows};
 use asma_infer::{top_k, Classifier, Ensemble, Ranked};
+use clap::Args;
 
-use crate::{ExportArgs, InferArgs};
+/// `infer`.
+#[derive(Args)]
+pub struct InferArgs {
+    /// A trained classifier's run directory (`asma distill`, `asma linear`, `asma finetune`);
+    /// repeat it to fuse several, e.g. the joint, motion and bone students.
+    #[arg(long = "model", value_name = "RUN_DIR", required = true)]
+    pub models: Vec<PathBuf>,
+    /// Raw NTU `.skeleton` files, or `(N, 3, T, 25, M)` `.npy` arrays of joint positions.
+    pub inputs: Vec<PathBuf>,
+    /// Read frames from standard input, one JSON line each (`[[x,y,z] × 25]` for one body,
+    /// `[[[x,y,z] × 25], [...]]` for two), and classify a sliding window.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Frames per window (`--stdin`).
+    #[arg(long, default_value_t = 50)]
+    pub window: usize,
+    /// Frames between predictions (`--stdin`).
+    #[arg(long, default_value_t = 10)]
+    pub hop: usize,
+    /// One weight per model for the fused logits (default: equal).
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f32>>,
+    /// Classes to print per prediction.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Threads per forward pass.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// One JSON object per prediction.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `export`.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A trained classifier's run directory.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub model: PathBuf,
+    /// Write an ONNX model (opset 17; input `skeleton` (N, 3, T, 25, M), output `logits`).
+    #[arg(long, value_name = "FILE")]
+    pub onnx: PathBuf,
+    /// Frames T of the exported input.
+    #[arg(long, default_value_t = 50)]
+    pub frames: usize,
+    /// Bodies M of the exported input.
+    #[arg(long, default_value_t = 2)]
+    pub persons: usize,
+}
 
 fn ensemble(a: &InferArgs) -> Result<Ensemble> {
     let weights = match &a.weights {

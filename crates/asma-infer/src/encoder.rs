@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use asma_model::stgcn::StgcnEncoderConfig;
+use asma_arch::StgcnEncoderConfig;
 use asma_skeleton::{spatial_adjacency, NTU25};
 
 use crate::error::{model_err, Result};

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
+use asma_arch::Fusion;
+use asma_arch::StgcnEncoderConfig;
+use asma_arch::StudentConfig;
 use asma_data::stream::Stream;
-use asma_model::classifier::Fusion;
-use asma_model::stgcn::StgcnEncoderConfig;
-use asma_model::student::StudentConfig;
 use asma_skeleton::actions::CLASSES_FILE;
 use asma_skeleton::{ClassNames, NTU25};
 use serde::Deserialize;

@@ -11,7 +11,7 @@ use asma_infer::Classifier;
 use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::classifier::Fusion;
-use asma_model::student::StudentConfig;
+use asma_model::student::{StudentConfig, StudentInit};
 use asma_model::weights::{read_tensors, save_module, write_safetensors};
 use common::{classifier_run, input, student_run};
 
@@ -147,4 +147,90 @@ fn truncated_or_foreign_model_files_are_named_errors() {
     std::fs::write(&file, b"not a model").unwrap();
     let msg = Classifier::load(dir.path()).err().unwrap().to_string();
     assert!(msg.contains("safetensors"), "{msg}");
+}
+
+/// The committed models of `crates/asma-edge/tests/fixtures` (a 2-block motion student and a
+/// small cross-attention joint teacher, 60 classes, perturbed weights) with their input and
+/// burn's logits. The `asma-edge` tests check the folded path against these logits on every
+/// platform (64-bit ARM under emulation in CI), so this test keeps the files honest: their
+/// logits are burn's forward of their weights. `ASMA_WRITE_EDGE_FIXTURES=1` rewrites them.
+#[test]
+fn edge_fixtures_hold_burns_logits() {
+    use asma_data::npy::{write_npy_f32, MmapNpy};
+    use asma_model::weights::load_module;
+    use asma_model::{ClassifierConfig, StgcnEncoderConfig};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../asma-edge/tests/fixtures");
+    let (student_dir, teacher_dir) = (root.join("student"), root.join("teacher"));
+    if std::env::var_os("ASMA_WRITE_EDGE_FIXTURES").is_some() {
+        for d in [&student_dir, &teacher_dir] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        student_run(&student_dir, 2, 60);
+        classifier_run(&teacher_dir, Fusion::CrossAttention, 60);
+        let (x, shape) = input(2, 50);
+        write_npy_f32(root.join("input.npy"), &shape, &x).unwrap();
+    }
+    let npy = MmapNpy::open(root.join("input.npy")).unwrap();
+    let shape: [usize; 5] = npy.shape().try_into().unwrap();
+    let x: Vec<f32> = (0..shape[0])
+        .flat_map(|i| npy.row_to_f32(i).unwrap().into_owned())
+        .collect();
+    let device = Device::flex();
+    let mut student = StudentConfig {
+        depth: 2,
+        num_classes: 60,
+        ..Default::default()
+    }
+    .init(&device);
+    load_module(
+        &mut student,
+        &student_dir.join("student.safetensors"),
+        "encoder.data_bn.weight",
+        None,
+    )
+    .unwrap();
+    let student = student.valid();
+    let mut teacher = ClassifierConfig {
+        encoder: StgcnEncoderConfig {
+            hidden_channels: 4,
+            hidden_dim: 32,
+            ..Default::default()
+        },
+        fusion: Fusion::CrossAttention,
+        num_classes: 60,
+    }
+    .init(&device);
+    load_module(
+        &mut teacher,
+        &teacher_dir.join("classifier.safetensors"),
+        "encoder_theta.data_bn.weight",
+        None,
+    )
+    .unwrap();
+    let teacher = teacher.valid();
+    let logits_file = |d: &std::path::Path| d.join("logits.json");
+    for (dir, expected) in [
+        (&student_dir, burn_logits(|x| student.forward(x), &x, shape)),
+        (&teacher_dir, burn_logits(|x| teacher.forward(x), &x, shape)),
+    ] {
+        let rows: Vec<Vec<f32>> = expected.chunks(60).map(<[f32]>::to_vec).collect();
+        if std::env::var_os("ASMA_WRITE_EDGE_FIXTURES").is_some() {
+            std::fs::write(logits_file(dir), serde_json::to_string(&rows).unwrap()).unwrap();
+        }
+        let committed: Vec<Vec<f32>> =
+            serde_json::from_slice(&std::fs::read(logits_file(dir)).unwrap()).unwrap();
+        let worst = committed
+            .iter()
+            .flatten()
+            .zip(&expected)
+            .map(|(c, e)| (c - e).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-5,
+            "{}: burn now gives logits {worst} away",
+            dir.display()
+        );
+        let folded = Classifier::load(dir).unwrap();
+        assert!(compare(&folded, &x, shape, &expected) < 1e-4);
+    }
 }

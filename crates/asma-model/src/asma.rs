@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::barlow::{BarlowTwinsConfig, BarlowTwinsHead};
-use crate::stgcn::{StgcnEncoder, StgcnEncoderConfig};
+use crate::stgcn::{StgcnEncoder, StgcnEncoderConfig, StgcnEncoderInit};
 
 /// Sizes of both branches.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

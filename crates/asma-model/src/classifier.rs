@@ -16,18 +16,9 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::align::{tokens, FeatureAlignment};
-use crate::stgcn::{StgcnEncoder, StgcnEncoderConfig};
+use crate::stgcn::{StgcnEncoder, StgcnEncoderConfig, StgcnEncoderInit};
 
-/// How the two encoders' features are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fusion {
-    /// Bi-directional cross-attention on the block-10 tokens (the paper's module).
-    #[default]
-    CrossAttention,
-    /// The mean of the two pooled features (the paper's ablation).
-    Average,
-}
+pub use asma_arch::Fusion;
 
 /// The classifier's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

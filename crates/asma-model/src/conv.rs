@@ -19,43 +19,8 @@
 use burn::nn::conv::Conv2d;
 use burn::tensor::ops::PadMode;
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
-/// How the encoder evaluates its convolutions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConvImpl {
-    /// The convolutions, the graph product and BatchNorm on the host kernels of
-    /// [`crate::host`] on the CPU backend (forward and backward); on other backends as
-    /// `Direct`.
-    #[default]
-    Host,
-    /// burn's `Conv2d` for the temporal convolutions, matmuls for the 1×1 ones, burn's
-    /// operations for everything else (the form before the host kernels).
-    Direct,
-    /// Shifted copies of the input stacked as channels, then one matmul ([`conv_kx1_matmul`]).
-    Matmul,
-    /// `k` batched matmuls over shifted views of the padded input ([`conv_kx1_shifted`]), 1×1
-    /// convolutions and the graph product as matmuls, and (unless `batch_norm` says otherwise)
-    /// BatchNorm statistics as two-stage sums ([`crate::norm::batch_norm_sums`]): burn's own
-    /// operations only, the form meant for GPU backends.
-    Shifted,
-}
-
-impl std::str::FromStr for ConvImpl {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "host" => Ok(ConvImpl::Host),
-            "direct" => Ok(ConvImpl::Direct),
-            "matmul" => Ok(ConvImpl::Matmul),
-            "shifted" => Ok(ConvImpl::Shifted),
-            _ => Err(format!(
-                "unknown convolution form '{s}' (host, direct, matmul or shifted)"
-            )),
-        }
-    }
-}
+pub use asma_arch::ConvImpl;
 
 /// `(N, C, T, V)` → `(N, O, T', V)`, `T' = ⌊(T + 2p − k)/s⌋ + 1`: the `k×1` convolution of
 /// `conv` (weight `(O, C, k, 1)`, bias `(O)`) with stride `s` and zero padding `p` over T.

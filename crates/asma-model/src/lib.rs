@@ -24,4 +24,5 @@ pub mod weights;
 pub use burn;
 pub use classifier::{AsmaClassifier, ClassifierConfig, ClassifierHead, Encoded, Fusion};
 pub use error::ModelError;
-pub use stgcn::{StgcnEncoder, StgcnEncoderConfig};
+pub use stgcn::{StgcnEncoder, StgcnEncoderConfig, StgcnEncoderInit};
+pub use student::StudentInit;

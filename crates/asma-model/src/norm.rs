@@ -13,54 +13,8 @@
 
 use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
-use crate::conv::ConvImpl;
-
-/// How the encoder evaluates its BatchNorm layers in training mode (inference mode, on the
-/// running statistics, is an elementwise operation every way but `host`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NormImpl {
-    /// Follows the convolution form: `host` under [`ConvImpl::Host`], `sums` under
-    /// [`ConvImpl::Shifted`], `burn` under `direct` and `matmul` (so configurations that only
-    /// name a convolution form, such as the distillation student's, get the matching one).
-    #[default]
-    Auto,
-    /// The host kernel of [`crate::host::batch_norm`] on the CPU backend, burn's elsewhere.
-    Host,
-    /// burn's `BatchNorm::forward`.
-    Burn,
-    /// Two-stage sums over the free reshape `(N, C, T·V)` ([`batch_norm_sums`]).
-    Sums,
-}
-
-impl NormImpl {
-    /// The form this setting means with convolution form `conv` (never `Auto`).
-    pub fn resolve(self, conv: ConvImpl) -> NormImpl {
-        match (self, conv) {
-            (NormImpl::Auto, ConvImpl::Host) => NormImpl::Host,
-            (NormImpl::Auto, ConvImpl::Shifted) => NormImpl::Sums,
-            (NormImpl::Auto, ConvImpl::Direct | ConvImpl::Matmul) => NormImpl::Burn,
-            (other, _) => other,
-        }
-    }
-}
-
-impl std::str::FromStr for NormImpl {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(NormImpl::Auto),
-            "host" => Ok(NormImpl::Host),
-            "burn" => Ok(NormImpl::Burn),
-            "sums" => Ok(NormImpl::Sums),
-            _ => Err(format!(
-                "unknown BatchNorm form '{s}' (auto, host, burn or sums)"
-            )),
-        }
-    }
-}
+pub use asma_arch::NormImpl;
 
 /// `bn` on `x (N, C, …)` in the form `norm` (`Auto` as `Burn`: resolve it first).
 pub fn batch_norm<const D: usize>(norm: NormImpl, bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
@@ -129,15 +83,5 @@ mod tests {
         assert_batch_norm_equals_burns([4, 3, 7, 5], batch_norm_sums);
         assert_batch_norm_equals_burns([6, 16, 50, 25], batch_norm_sums);
         assert_batch_norm_equals_burns([5, 75, 30], batch_norm_sums);
-    }
-
-    #[test]
-    fn auto_follows_the_convolution_form() {
-        assert_eq!(NormImpl::Auto.resolve(ConvImpl::Host), NormImpl::Host);
-        assert_eq!(NormImpl::Auto.resolve(ConvImpl::Shifted), NormImpl::Sums);
-        assert_eq!(NormImpl::Auto.resolve(ConvImpl::Direct), NormImpl::Burn);
-        assert_eq!(NormImpl::Sums.resolve(ConvImpl::Host), NormImpl::Sums);
-        assert_eq!("sums".parse::<NormImpl>(), Ok(NormImpl::Sums));
-        assert!("fast".parse::<NormImpl>().is_err());
     }
 }

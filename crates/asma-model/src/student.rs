@@ -11,41 +11,18 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::conv::ConvImpl;
-use crate::stgcn::{StgcnEncoder, StgcnEncoderConfig};
+pub use asma_arch::StudentConfig;
 
-/// The student's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StudentConfig {
-    /// Blocks, 1–10 (the depth ablation); 5 is S5 ([`StgcnEncoderConfig::student`]).
-    pub depth: usize,
-    pub num_classes: usize,
-    /// How the convolutions are evaluated.
-    pub conv: ConvImpl,
-}
+use crate::stgcn::{StgcnEncoder, StgcnEncoderInit};
 
-impl Default for StudentConfig {
-    fn default() -> Self {
-        StudentConfig {
-            depth: 5,
-            num_classes: 60,
-            conv: ConvImpl::Host,
-        }
-    }
-}
-
-impl StudentConfig {
-    /// The student's encoder configuration.
-    pub fn encoder_config(&self) -> StgcnEncoderConfig {
-        StgcnEncoderConfig {
-            conv: self.conv,
-            ..StgcnEncoderConfig::student(self.depth)
-        }
-    }
-
+/// Building a student from its configuration (plain data in `asma-arch`).
+pub trait StudentInit {
     /// A fresh student; the head initialised as PSTL's classifier (Xavier-normal, zero bias).
-    pub fn init(&self, device: &Device) -> StudentClassifier {
+    fn init(&self, device: &Device) -> StudentClassifier;
+}
+
+impl StudentInit for StudentConfig {
+    fn init(&self, device: &Device) -> StudentClassifier {
         let encoder = self.encoder_config().init(device);
         let mut fc = LinearConfig::new(encoder.hidden_dim, self.num_classes)
             .with_initializer(Initializer::XavierNormal { gain: 1.0 })

@@ -14,7 +14,7 @@ use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::classifier::{AsmaClassifier, ClassifierConfig, Fusion};
 use asma_model::conv::ConvImpl;
 use asma_model::norm::NormImpl;
-use asma_model::stgcn::{StgcnEncoder, StgcnEncoderConfig};
+use asma_model::stgcn::{StgcnEncoder, StgcnEncoderConfig, StgcnEncoderInit};
 use asma_model::weights::{load_module, read_tensors, write_safetensors, RawTensor};
 
 /// Every built device that can run here, by name.

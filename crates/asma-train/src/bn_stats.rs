@@ -136,7 +136,7 @@ mod tests {
     use asma_data::labels::Labels;
     use asma_data::rng::Rng;
     use asma_data::splits::Part;
-    use asma_model::StgcnEncoderConfig;
+    use asma_model::{StgcnEncoderConfig, StgcnEncoderInit};
 
     fn values(t: asma_model::burn::tensor::Tensor<1>) -> Vec<f32> {
         t.into_data().try_into_vec::<f32>().unwrap()

@@ -11,7 +11,7 @@ use std::path::Path;
 use asma_model::burn::tensor::Device;
 use asma_model::classifier::{ClassifierConfig, Fusion};
 use asma_model::stgcn::StgcnEncoderConfig;
-use asma_model::student::{StudentClassifier, StudentConfig};
+use asma_model::student::{StudentClassifier, StudentConfig, StudentInit};
 use asma_model::weights::{load_module, read_tensors, save_module, write_safetensors};
 use asma_model::AsmaClassifier;
 

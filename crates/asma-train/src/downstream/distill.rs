@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
 use asma_model::burn::tensor::Device;
-use asma_model::student::{KdConfig, StudentConfig};
+use asma_model::student::{KdConfig, StudentConfig, StudentInit};
 use serde::{Deserialize, Serialize};
 
 use super::config::DownstreamOptim;
