@@ -482,14 +482,5 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Loader(a)) => bench_loader::loader(a),
         Command::Bench(BenchCommand::EdgeWorker(a)) => asma_edge::bench::worker(a),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
-            ExitCode::from(2)
-        }
-    }
+    asma_edge::exit_code(result)
 }

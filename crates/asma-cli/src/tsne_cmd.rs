@@ -1,6 +1,6 @@
 //! `asma tsne`: t-SNE maps of the features of trained classifiers (e.g. teacher vs student,
-//! the paper's distillation figure) on a prepared split, side by side in one PNG, with the
-//! 2-D coordinates in a CSV beside it.
+//! the paper's distillation figure) on a prepared split, side by side in one PNG and in one
+//! SVG that names the panels and the classes, with the 2-D coordinates in a CSV beside them.
 
 use std::fmt::Write as _;
 
@@ -10,6 +10,7 @@ use asma_data::npy::MmapNpy;
 use asma_infer::input::to_stream;
 use asma_infer::Classifier;
 use asma_train::plot::scatter_png;
+use asma_train::svg::write_scatter_svg;
 use asma_train::tsne::{tsne, TsneConfig};
 
 use crate::TsneArgs;
@@ -34,10 +35,14 @@ pub fn run(a: TsneArgs) -> Result<()> {
     let classes = labels.labels.iter().max().map_or(1, |&c| c + 1);
     let mut maps = Vec::new();
     let mut csv = String::from("model,sample,label,x,y\n");
+    let mut first_names = None;
     for dir in &a.models {
         let model = Classifier::load(dir)
             .and_then(|m| m.with_threads(a.threads))
             .with_context(|| format!("loading {}", dir.display()))?;
+        if first_names.is_none() {
+            first_names = model.classes.clone();
+        }
         let mut feats = Vec::new();
         let mut dim = 0;
         for &i in &picked {
@@ -77,11 +82,15 @@ pub fn run(a: TsneArgs) -> Result<()> {
         .map(|(name, p)| (name.as_str(), p.as_slice(), picked_labels.as_slice()))
         .collect();
     scatter_png(&panels, classes, &a.out)?;
+    // The same figure with the panels' and the classes' names (the first model's list).
+    let svg_path = a.out.with_extension("svg");
+    write_scatter_svg(&panels, classes, first_names.as_ref(), &svg_path)?;
     let csv_path = a.out.with_extension("csv");
     std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
     println!(
-        "{} ({} panels, left to right: {}) and {}",
+        "{} and {} ({} panels, left to right: {}), {}",
         a.out.display(),
+        svg_path.display(),
         maps.len(),
         maps.iter()
             .map(|(n, _)| n.as_str())

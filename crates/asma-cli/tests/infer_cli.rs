@@ -281,6 +281,18 @@ fn export_tsne_and_bad_model_files() {
     let csv = std::fs::read_to_string(png.with_extension("csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 3);
     assert!(std::fs::metadata(&png).unwrap().len() > 100);
+    // The SVG names both panels and, for a 60-class model, NTU's actions in its legend.
+    let svg = std::fs::read_to_string(png.with_extension("svg")).unwrap();
+    let ntu60 = asma_skeleton::ClassNames::builtin(asma_skeleton::ActionSet::Ntu60);
+    for line in csv.lines().skip(1) {
+        let label: usize = line.split(',').nth(2).unwrap().parse().unwrap();
+        let name = ntu60.name(label).unwrap();
+        assert!(svg.contains(&format!(">{label} {name}</text>")), "{svg}");
+    }
+    assert_eq!(
+        svg.matches(&format!(">{}</text>", model.display())).count(),
+        2
+    );
 
     let weights = model.join("student.safetensors");
     let bytes = std::fs::read(&weights).unwrap();

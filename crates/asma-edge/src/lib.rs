@@ -9,3 +9,17 @@ pub mod proc_status;
 
 pub use bench::{EdgeWorkerArgs, Reference, Row, Timing};
 pub use infer::{ExportArgs, InferArgs};
+
+/// How both binaries end: success, or the error and its cause chain on stderr and exit code 2.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::from(2)
+        }
+    }
+}

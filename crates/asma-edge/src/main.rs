@@ -88,14 +88,5 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench(a),
         Command::BenchWorker(a) => asma_edge::bench::worker(a),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
-            ExitCode::from(2)
-        }
-    }
+    asma_edge::exit_code(result)
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use asma_skeleton::ClassNames;
 use serde::Serialize;
 
 use crate::error::TrainError;
@@ -71,16 +72,27 @@ pub fn argmax(row: &[f32]) -> usize {
 }
 
 impl Evaluation {
-    /// The confusion matrix as CSV: a header of predicted classes, one row per true class.
-    pub fn write_confusion_csv(&self, path: &Path) -> Result<(), TrainError> {
+    /// The confusion matrix as CSV: a header of predicted classes, one row per true class,
+    /// labelled by index, or by index and name when `names` are given.
+    pub fn write_confusion_csv(
+        &self,
+        path: &Path,
+        names: Option<&ClassNames>,
+    ) -> Result<(), TrainError> {
+        // A person reads this file: with names, each row and column says which action it is
+        // (`"3 brushing hair"`, quoted as CSV wants), the index first so it still sorts.
+        let label = |i: usize| match names.and_then(|n| n.name(i)) {
+            Some(name) => format!("\"{i} {}\"", name.replace('"', "\"\"")),
+            None => i.to_string(),
+        };
         let c = self.confusion.len();
         let mut s = String::from("true\\predicted");
         for j in 0..c {
-            s.push_str(&format!(",{j}"));
+            s.push_str(&format!(",{}", label(j)));
         }
         s.push('\n');
         for (i, row) in self.confusion.iter().enumerate() {
-            s.push_str(&i.to_string());
+            s.push_str(&label(i));
             for v in row {
                 s.push_str(&format!(",{v}"));
             }
@@ -120,9 +132,23 @@ mod tests {
         assert_eq!(e.confusion[5][0], 1);
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.csv");
-        e.write_confusion_csv(&p).unwrap();
+        e.write_confusion_csv(&p, None).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("true\\predicted,0,1,2,3,4,5\n0,1,0,0,0,0,0\n1,1,0"));
+        let names: Vec<String> = ["wave", "say \"hi\"", "c", "d", "e", "f"]
+            .map(String::from)
+            .to_vec();
+        let names = ClassNames::new(names, 6, "test").unwrap();
+        e.write_confusion_csv(&p, Some(&names)).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.starts_with("true\\predicted,\"0 wave\",\"1 say \"\"hi\"\"\",\"2 c\","),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n\"1 say \"\"hi\"\"\",1,0,0,0,0,0\n"),
+            "{text}"
+        );
     }
 
     #[test]

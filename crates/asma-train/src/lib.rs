@@ -22,6 +22,7 @@ pub mod pretrain;
 pub mod quickstart;
 pub mod schedule;
 pub mod scores;
+pub mod svg;
 pub mod tsne;
 
 pub use config::PretrainConfig;

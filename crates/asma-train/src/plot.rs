@@ -7,6 +7,10 @@ use std::path::Path;
 
 use crate::error::TrainError;
 
+/// The full colour of a diagonal (correct) cell and of any other cell.
+pub(crate) const CORRECT: [u8; 3] = [0, 110, 40];
+pub(crate) const CONFUSED: [u8; 3] = [8, 48, 107];
+
 /// Writes `confusion[true][predicted]` as a PNG, one square cell per class pair.
 pub fn write_confusion_png(confusion: &[Vec<u64>], path: &Path) -> Result<(), TrainError> {
     let c = confusion.len().max(1);
@@ -21,11 +25,7 @@ pub fn write_confusion_png(confusion: &[Vec<u64>], path: &Path) -> Result<(), Tr
             } else {
                 0.0
             };
-            let colour = if i == j {
-                shade(f, [0, 110, 40])
-            } else {
-                shade(f, [8, 48, 107])
-            };
+            let colour = shade(f, if i == j { CORRECT } else { CONFUSED });
             for y in i * cell..(i + 1) * cell {
                 for x in j * cell..(j + 1) * cell {
                     rgb[(y * side + x) * 3..][..3].copy_from_slice(&colour);
@@ -51,13 +51,13 @@ fn write_rgb_png(rgb: &[u8], width: usize, height: usize, path: &Path) -> Result
 }
 
 /// Side of one scatter panel in pixels.
-const PANEL: usize = 480;
+pub(crate) const PANEL: usize = 480;
 /// Distance of the grey frame from the panel's edge, so panels stay apart.
 const FRAME_INSET: usize = 4;
 /// Space between the frame and the outermost disc centres.
 const MARGIN: usize = 16;
 /// Disc radius in pixels: big enough to see the colour, small enough for 3000 points.
-const RADIUS: i64 = 3;
+pub(crate) const RADIUS: i64 = 3;
 const FRAME_GREY: [u8; 3] = [170, 170, 170];
 
 /// One scatter panel: its name, its 2-D points, and each point's class.
@@ -65,41 +65,18 @@ pub type ScatterPanel<'a> = (&'a str, &'a [[f32; 2]], &'a [usize]);
 
 /// Draws 2-D point sets side by side, left to right in the given order, each a 480-px square
 /// scaled to its own points (one scale for both axes, so shapes are not distorted; y points
-/// up). Each point is a disc coloured by its class, later points on top. The crate has no
-/// font, so the panels' names are not drawn (they name the panel in errors): say the order
-/// in the figure's caption.
+/// up). Each point is a disc coloured by its class, later points on top. The PNG has no text
+/// (the crate has no font): [`crate::svg::write_scatter_svg`] draws the same figure with the
+/// panels' names and a legend of class names.
 pub fn scatter_png(
     panels: &[ScatterPanel<'_>],
     num_classes: usize,
     path: &Path,
 ) -> Result<(), TrainError> {
-    if panels.is_empty() {
-        return Err(TrainError::Config(
-            "a scatter plot needs at least one panel".into(),
-        ));
-    }
     let width = PANEL * panels.len();
     let mut rgb = vec![255u8; width * PANEL * 3];
-    for (k, &(name, points, labels)) in panels.iter().enumerate() {
-        let err = |m: String| Err(TrainError::Config(format!("scatter panel '{name}': {m}")));
-        if points.len() != labels.len() {
-            return err(format!(
-                "{} points but {} labels",
-                points.len(),
-                labels.len()
-            ));
-        }
-        if let Some(l) = labels.iter().find(|&&l| l >= num_classes) {
-            return err(format!(
-                "label {l} is not below the class count {num_classes}"
-            ));
-        }
-        if let Some(i) = points
-            .iter()
-            .position(|p| !(p[0].is_finite() && p[1].is_finite()))
-        {
-            return err(format!("point {i} is not finite"));
-        }
+    check_panels(panels, num_classes)?;
+    for (k, &(_, points, labels)) in panels.iter().enumerate() {
         let x0 = k * PANEL;
         let mut put = |x: i64, y: i64, c: [u8; 3]| {
             if (0..PANEL as i64).contains(&x) && (0..PANEL as i64).contains(&y) {
@@ -129,9 +106,44 @@ pub fn scatter_png(
     write_rgb_png(&rgb, width, PANEL, path)
 }
 
+/// Errors, naming the panel, unless every panel has one class below `num_classes` per point
+/// and only finite points (and there is at least one panel).
+pub(crate) fn check_panels(
+    panels: &[ScatterPanel<'_>],
+    num_classes: usize,
+) -> Result<(), TrainError> {
+    if panels.is_empty() {
+        return Err(TrainError::Config(
+            "a scatter plot needs at least one panel".into(),
+        ));
+    }
+    for &(name, points, labels) in panels {
+        let err = |m: String| Err(TrainError::Config(format!("scatter panel '{name}': {m}")));
+        if points.len() != labels.len() {
+            return err(format!(
+                "{} points but {} labels",
+                points.len(),
+                labels.len()
+            ));
+        }
+        if let Some(l) = labels.iter().find(|&&l| l >= num_classes) {
+            return err(format!(
+                "label {l} is not below the class count {num_classes}"
+            ));
+        }
+        if let Some(i) = points
+            .iter()
+            .position(|p| !(p[0].is_finite() && p[1].is_finite()))
+        {
+            return err(format!("point {i} is not finite"));
+        }
+    }
+    Ok(())
+}
+
 /// The map from data to panel pixels: the bounding box's centre to the panel's centre, its
 /// longer side to the panel less the margins.
-fn fit(points: &[[f32; 2]]) -> impl Fn(&[f32; 2]) -> (i64, i64) {
+pub(crate) fn fit(points: &[[f32; 2]]) -> impl Fn(&[f32; 2]) -> (i64, i64) {
     let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
     for p in points {
         for a in 0..2 {
@@ -159,7 +171,7 @@ fn fit(points: &[[f32; 2]]) -> impl Fn(&[f32; 2]) -> (i64, i64) {
 /// and no hue repeats), with value cycling over 3 levels and saturation over 2 so that
 /// classes whose hues nearly meet again (c and c + 8, 13, 21, 34, 55 …) still differ. Never
 /// white or grey, so points stand out from the background and the frame.
-fn class_colour(c: usize) -> [u8; 3] {
+pub(crate) fn class_colour(c: usize) -> [u8; 3] {
     let h = (c as f64 * 137.507_764_050_037_85).rem_euclid(360.0) / 60.0;
     let v = [0.92, 0.72, 0.52][c % 3];
     let s = [1.0, 0.6][(c / 3) % 2];
@@ -178,7 +190,7 @@ fn class_colour(c: usize) -> [u8; 3] {
 }
 
 /// Linear blend from white (f = 0) to `full` (f = 1).
-fn shade(f: f64, full: [u8; 3]) -> [u8; 3] {
+pub(crate) fn shade(f: f64, full: [u8; 3]) -> [u8; 3] {
     full.map(|c| (255.0 - f.clamp(0.0, 1.0) * (255.0 - c as f64)).round() as u8)
 }
 

@@ -128,6 +128,7 @@ fn linear_probe_writes_scores_that_the_exported_classifier_reproduces() {
         "scores_best.csv",
         "scores_last.csv",
         "confusion_last.csv",
+        "confusion_last.svg",
         "confusion_last.png",
         "result.json",
     ] {
@@ -441,6 +442,14 @@ fn a_run_saves_the_names_of_its_classes_and_checks_them() {
         names(&cfg.run.dir),
         serde_json::json!(["walk", "wave", "sit"])
     );
+    // The confusion matrix a person opens names its rows and columns.
+    let svg = std::fs::read_to_string(cfg.run.dir.join("confusion_last.svg")).unwrap();
+    assert_eq!(svg.matches(">2 sit</text>").count(), 2, "{svg}");
+    let confusion = std::fs::read_to_string(cfg.run.dir.join("confusion_last.csv")).unwrap();
+    assert!(
+        confusion.starts_with("true\\predicted,\"0 walk\",\"1 wave\",\"2 sit\"\n\"0 walk\","),
+        "{confusion}"
+    );
     // A file of one name per line, given as a string.
     let file = tmp.path().join("classes.txt");
     std::fs::write(&file, "# gestures\nstop\ngo\nturn\n").unwrap();
@@ -470,4 +479,9 @@ fn a_run_saves_the_names_of_its_classes_and_checks_them() {
     plain.optim.epochs = 1;
     go(&plain);
     assert!(!plain.run.dir.join("classes.json").exists());
+    let confusion = std::fs::read_to_string(plain.run.dir.join("confusion_last.csv")).unwrap();
+    assert!(
+        confusion.starts_with("true\\predicted,0,1,2\n0,"),
+        "{confusion}"
+    );
 }

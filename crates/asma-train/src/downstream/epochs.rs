@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use asma_data::loader::SkeletonDataset;
+use asma_skeleton::actions::CLASSES_FILE;
+use asma_skeleton::ClassNames;
 use serde::{Deserialize, Serialize};
 
 use super::learners::Learner;
@@ -18,6 +20,7 @@ use crate::metrics::MetricsLog;
 use crate::plot::write_confusion_png;
 use crate::schedule::WarmupCosine;
 use crate::scores::Scores;
+use crate::svg::write_confusion_svg;
 
 /// What the checkpoint keeps besides the model: the best evaluation and the running sums of
 /// an interrupted epoch (so its logged loss covers all its batches after a resume).
@@ -103,7 +106,24 @@ fn write_outputs(
     e: &Evaluation,
 ) -> Result<(), TrainError> {
     scores.write_csv(&root.join(format!("scores_{tag}.csv")))?;
-    e.write_confusion_csv(&root.join(format!("confusion_{tag}.csv")))?;
+    // The names `setup` saved for this run, if it has any.
+    let names_file = root.join(CLASSES_FILE);
+    let names =
+        match std::fs::read(&names_file) {
+            Ok(bytes) => Some(serde_json::from_slice::<ClassNames>(&bytes).map_err(|e| {
+                TrainError::Scores {
+                    path: names_file.clone(),
+                    msg: format!("not a list of class names: {e}"),
+                }
+            })?),
+            Err(_) => None,
+        };
+    e.write_confusion_csv(&root.join(format!("confusion_{tag}.csv")), names.as_ref())?;
+    write_confusion_svg(
+        &e.confusion,
+        names.as_ref(),
+        &root.join(format!("confusion_{tag}.svg")),
+    )?;
     write_confusion_png(&e.confusion, &root.join(format!("confusion_{tag}.png")))
 }
 

@@ -6,7 +6,7 @@
 //! RUN/config.json                       the configuration (protocol and learning rate filled in)
 //! RUN/metrics.jsonl                     one line per epoch: loss, train top-1, test metrics
 //! RUN/scores_best.csv, scores_last.csv  per-sample logits of the best and the last evaluation
-//! RUN/confusion_{best,last}.{csv,png}   confusion matrices
+//! RUN/confusion_{best,last}.{csv,svg,png} confusion matrices (named rows and columns but in the PNG)
 //! RUN/classifier.safetensors            the final classifier, PyTorch names
 //! RUN/classes.json                      the class names (`data.classes`, or the dataset's)
 //! RUN/result.json                       best and last top-1 / top-5 / mean-class, per-class
