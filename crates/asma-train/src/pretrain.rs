@@ -122,7 +122,7 @@ pub enum Progress {
         batches: usize,
         loss: f64,
     },
-    Epoch(EpochMetrics),
+    Epoch(Box<EpochMetrics>),
     /// A baseline's evaluation before step 1.
     KnnAtStart(Baseline, Evaluation),
     Resumed(TrainState),
@@ -401,7 +401,7 @@ pub fn pretrain(
         };
         save_checkpoint(&run, &model, &optim, state)?;
         metrics.append(&m)?;
-        progress(Progress::Epoch(m.clone()));
+        progress(Progress::Epoch(Box::new(m.clone())));
         last = Some(m);
         if stop.load(Ordering::SeqCst) {
             return Ok(PretrainOutcome {
