@@ -27,11 +27,9 @@ pub fn synth(a: SynthArgs) -> Result<()> {
 
 /// `asma data prepare`.
 pub fn prepare(a: PrepareArgs) -> Result<()> {
-    let dataset = a.dataset.parse().map_err(anyhow::Error::msg)?;
-    let benchmark = a.benchmark.parse().map_err(anyhow::Error::msg)?;
-    let mut opts = PrepareOptions::new(dataset, benchmark, &a.raw, &a.out);
+    let mut opts = PrepareOptions::new(a.dataset, a.benchmark, &a.raw, &a.out);
     opts.frames = a.frames;
-    opts.body_policy = a.body_policy.parse().map_err(anyhow::Error::msg)?;
+    opts.body_policy = a.body_policy;
     opts.skip_bad = a.skip_bad;
     opts.use_missing_list = !a.no_missing_list;
     opts.pku_labels = a.pku_labels;

@@ -118,10 +118,10 @@ pub struct SynthArgs {
 pub struct PrepareArgs {
     /// ntu60, ntu120, pku1 or pku2.
     #[arg(long)]
-    pub dataset: String,
+    pub dataset: asma_data::splits::Dataset,
     /// xsub, xview (NTU-60, PKU-MMD) or xset (NTU-120).
     #[arg(long)]
-    pub benchmark: String,
+    pub benchmark: asma_data::splits::Benchmark,
     /// Folder of raw files (`.skeleton` for NTU, `<video>.txt` skeletons for PKU-MMD).
     #[arg(long)]
     pub raw: PathBuf,
@@ -133,7 +133,7 @@ pub struct PrepareArgs {
     pub frames: usize,
     /// first2 (AimCLR) or energy2 (2s-AGCN).
     #[arg(long, default_value = "first2")]
-    pub body_policy: String,
+    pub body_policy: asma_data::ntu::BodyPolicy,
     /// Record unreadable inputs in the manifest and go on.
     #[arg(long)]
     pub skip_bad: bool,
