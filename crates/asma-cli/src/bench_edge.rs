@@ -88,14 +88,14 @@ pub fn edge(a: BenchEdgeArgs) -> Result<()> {
         worker: &["bench", "edge-worker"],
         scratch: tmp.path(),
     };
-    let python = a.python.clone();
-    let reference = move |job: &ReferenceJob| python_reference(python.as_deref().unwrap(), job);
+    let reference = a
+        .python
+        .as_deref()
+        .map(|py| move |job: &ReferenceJob| python_reference(py, job));
     let rows = table(
         &sets,
         &opts,
-        a.python
-            .is_some()
-            .then_some(&reference as asma_edge::Reference),
+        reference.as_ref().map(|r| r as asma_edge::Reference),
     )?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -15,12 +15,12 @@ use asma_data::loader::{Loader, SkeletonDataset};
 use asma_data::npy::NpyWriterF32;
 use asma_data::rng::Rng;
 use asma_data::splits::Part;
+use asma_edge::proc_status::ProcStatus;
 use asma_train::PretrainConfig;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::BenchLoaderArgs;
-use asma_edge::proc_status::ProcStatus;
 
 /// `(C, T, V, M)` of a frame50 sample.
 const SAMPLE_SHAPE: [usize; 4] = [3, 50, 25, 2];

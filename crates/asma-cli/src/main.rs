@@ -55,7 +55,8 @@ enum Command {
     /// Classify `.skeleton` / `.npy` files, or a stream of JSON frames on standard input,
     /// with trained classifiers (fused when several) on the folded CPU path.
     Infer(asma_edge::InferArgs),
-    /// t-SNE of the features of trained classifiers (e.g. teacher vs student) as one PNG.
+    /// t-SNE of the features of trained classifiers (e.g. teacher vs student) as one PNG and
+    /// one SVG that names the panels and the classes.
     Tsne(TsneArgs),
     /// Export a trained classifier (student or teacher) for other runtimes.
     Export(asma_edge::ExportArgs),

@@ -8,6 +8,7 @@ use asma_skeleton::ClassNames;
 use serde::Serialize;
 
 use crate::error::TrainError;
+use crate::svg::class_label;
 
 /// Metrics of one evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,9 +81,9 @@ impl Evaluation {
         names: Option<&ClassNames>,
     ) -> Result<(), TrainError> {
         // A person reads this file: with names, each row and column says which action it is
-        // (`"3 brushing hair"`, quoted as CSV wants), the index first so it still sorts.
-        let label = |i: usize| match names.and_then(|n| n.name(i)) {
-            Some(name) => format!("\"{i} {}\"", name.replace('"', "\"\"")),
+        // (`"3 brushing hair"`, quoted as CSV wants).
+        let label = |i: usize| match names {
+            Some(_) => format!("\"{}\"", class_label(i, names).replace('"', "\"\"")),
             None => i.to_string(),
         };
         let c = self.confusion.len();

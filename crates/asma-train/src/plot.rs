@@ -73,9 +73,9 @@ pub fn scatter_png(
     num_classes: usize,
     path: &Path,
 ) -> Result<(), TrainError> {
+    check_panels(panels, num_classes)?;
     let width = PANEL * panels.len();
     let mut rgb = vec![255u8; width * PANEL * 3];
-    check_panels(panels, num_classes)?;
     for (k, &(_, points, labels)) in panels.iter().enumerate() {
         let x0 = k * PANEL;
         let mut put = |x: i64, y: i64, c: [u8; 3]| {

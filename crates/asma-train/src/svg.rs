@@ -19,8 +19,9 @@ const FONT: usize = 10;
 /// the cells).
 const CHAR: usize = 6;
 
-/// `"3 brushing hair"` with names, `"3"` without.
-fn label(i: usize, names: Option<&ClassNames>) -> String {
+/// How a person reads class `i`: `3 brushing hair` with names, `3` without (the index first,
+/// so labels still sort). The confusion CSV uses it too.
+pub(crate) fn class_label(i: usize, names: Option<&ClassNames>) -> String {
     match names.and_then(|n| n.name(i)) {
         Some(name) => format!("{i} {name}"),
         None => i.to_string(),
@@ -48,7 +49,7 @@ fn write(path: &Path, svg: &str) -> Result<(), TrainError> {
 /// of the row, with its count and share as a tooltip.
 pub fn confusion_svg(confusion: &[Vec<u64>], names: Option<&ClassNames>) -> String {
     let c = confusion.len();
-    let labels: Vec<String> = (0..c).map(|i| escape(&label(i, names))).collect();
+    let labels: Vec<String> = (0..c).map(|i| escape(&class_label(i, names))).collect();
     let gutter = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) * CHAR + 8;
     let side = gutter + c * CELL + 8;
     let mut s = format!(
@@ -120,7 +121,7 @@ pub fn scatter_svg(
     let legend: Vec<usize> = (0..num_classes).filter(|&c| present[c]).collect();
     let legend_width = legend
         .iter()
-        .map(|&c| label(c, names).chars().count())
+        .map(|&c| class_label(c, names).chars().count())
         .max()
         .unwrap_or(0)
         * CHAR
@@ -173,7 +174,7 @@ pub fn scatter_svg(
             rgb(class_colour(c)),
             lx + 12,
             y + CELL / 2,
-            escape(&label(c, names))
+            escape(&class_label(c, names))
         );
     }
     s.push_str("</svg>\n");

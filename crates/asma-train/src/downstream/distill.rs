@@ -124,6 +124,7 @@ pub fn run(
         devices,
         train,
         test,
+        names,
     } = setup(&cfg.data, &cfg.optim, &cfg.run)?;
 
     let teacher = teacher_logits(&cfg.teacher, cfg, train.clone(), &base)?;
@@ -180,6 +181,7 @@ pub fn run(
             train_samples: train.len(),
             parameters,
             model_file: "student.safetensors",
+            names,
         },
         stop,
         progress,

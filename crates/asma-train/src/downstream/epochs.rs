@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use asma_data::loader::SkeletonDataset;
-use asma_skeleton::actions::CLASSES_FILE;
 use asma_skeleton::ClassNames;
 use serde::{Deserialize, Serialize};
 
@@ -104,24 +103,13 @@ fn write_outputs(
     tag: &str,
     scores: &Scores,
     e: &Evaluation,
+    names: Option<&ClassNames>,
 ) -> Result<(), TrainError> {
     scores.write_csv(&root.join(format!("scores_{tag}.csv")))?;
-    // The names `setup` saved for this run, if it has any.
-    let names_file = root.join(CLASSES_FILE);
-    let names =
-        match std::fs::read(&names_file) {
-            Ok(bytes) => Some(serde_json::from_slice::<ClassNames>(&bytes).map_err(|e| {
-                TrainError::Scores {
-                    path: names_file.clone(),
-                    msg: format!("not a list of class names: {e}"),
-                }
-            })?),
-            Err(_) => None,
-        };
-    e.write_confusion_csv(&root.join(format!("confusion_{tag}.csv")), names.as_ref())?;
+    e.write_confusion_csv(&root.join(format!("confusion_{tag}.csv")), names)?;
     write_confusion_svg(
         &e.confusion,
-        names.as_ref(),
+        names,
         &root.join(format!("confusion_{tag}.svg")),
     )?;
     write_confusion_png(&e.confusion, &root.join(format!("confusion_{tag}.png")))
@@ -135,7 +123,7 @@ pub(crate) fn train_epochs(
     (mut state, mut carry): (TrainState, Carry),
     plan: EpochPlan,
     test: &SkeletonDataset,
-    num_classes: usize,
+    (num_classes, names): (usize, Option<&ClassNames>),
     stop: &AtomicBool,
     progress: &dyn Fn(Progress),
 ) -> Result<LoopEnd, TrainError> {
@@ -197,10 +185,10 @@ pub(crate) fn train_epochs(
                     epoch: Some(epoch),
                     test: Some(summary),
                 };
-                write_outputs(&run.root, "best", &scores, &e)?;
+                write_outputs(&run.root, "best", &scores, &e, names)?;
             }
             if state.epoch == plan.epochs {
-                write_outputs(&run.root, "last", &scores, &e)?;
+                write_outputs(&run.root, "last", &scores, &e, names)?;
             }
             last_eval = Some(e);
             Some(summary)

@@ -35,6 +35,7 @@ use asma_model::burn::tensor::Device;
 use asma_model::classifier::AsmaClassifier;
 use asma_model::weights::load_module;
 use asma_skeleton::actions::CLASSES_FILE;
+use asma_skeleton::ClassNames;
 use serde::{Deserialize, Serialize};
 
 pub use config::{DownstreamConfig, Protocol};
@@ -132,6 +133,8 @@ pub(crate) struct Setup {
     pub devices: Vec<Device>,
     pub train: Arc<SkeletonDataset>,
     pub test: Arc<SkeletonDataset>,
+    /// The class names the run saved as `classes.json` (none for a head without names).
+    pub names: Option<ClassNames>,
 }
 
 /// Checks the optimiser settings, creates the run directory, selects the device and opens
@@ -156,10 +159,11 @@ pub(crate) fn setup(
     let test = Arc::new(SkeletonDataset::open_split(&data.dir, Part::Val)?);
     test.check_num_classes(data.num_classes)?;
     // The names travel with the model, so that a copied run directory still prints them.
-    if let Some(names) = data.class_names()? {
+    let names = data.class_names()?;
+    if let Some(names) = &names {
         write_atomic(
             &run.root.join(CLASSES_FILE),
-            &serde_json::to_vec_pretty(&names).expect("names serialise"),
+            &serde_json::to_vec_pretty(names).expect("names serialise"),
         )?;
     }
     Ok(Setup {
@@ -169,6 +173,7 @@ pub(crate) fn setup(
         devices,
         train,
         test,
+        names,
     })
 }
 
@@ -214,6 +219,7 @@ pub fn run(
         devices,
         train,
         test,
+        names,
     } = setup(&cfg.data, &cfg.optim, &cfg.run)?;
     let subset = (cfg.label_fraction < 1.0)
         .then(|| stratified_subset(train.labels(), cfg.label_fraction, cfg.run.seed))
@@ -326,6 +332,7 @@ pub fn run(
             train_samples,
             parameters,
             model_file: "classifier.safetensors",
+            names,
         },
         stop,
         progress,
@@ -351,6 +358,8 @@ pub(crate) struct Facts {
     pub parameters: usize,
     /// Name of the exported model in the run directory.
     pub model_file: &'static str,
+    /// The classes' names, for the confusion matrices.
+    pub names: Option<ClassNames>,
 }
 
 /// Starts or resumes `learner`, trains it to the end of `plan`, exports the model and writes
@@ -385,7 +394,7 @@ pub(crate) fn drive(
         begin,
         plan,
         test,
-        facts.num_classes,
+        (facts.num_classes, facts.names.as_ref()),
         stop,
         progress,
     )?;
