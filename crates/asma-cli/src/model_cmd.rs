@@ -6,6 +6,7 @@ use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Tensor, TensorData};
 use asma_model::weights::load_module;
 use asma_model::{StgcnEncoderConfig, StgcnEncoderInit};
+use asma_train::config::Method;
 use asma_train::pretrain::{self, Progress};
 use asma_train::PretrainConfig;
 
@@ -60,12 +61,7 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
                     serde_json::json!({"init": baseline, "knn": e.knn, "features": e.features})
                 );
             } else {
-                let name = match baseline {
-                    pretrain::Baseline::Random => "random init, BatchNorm statistics untouched",
-                    pretrain::Baseline::RandomBnEstimated => {
-                        "random init, BatchNorm statistics of the training split (fair baseline)"
-                    }
-                };
+                let name = baseline_name(baseline);
                 let k = e.knn;
                 println!(
                     "{name}: k-NN top-1 θ {:.1}% φ {:.1}% θ‖φ {:.1}%, effective rank θ {:.1} φ {:.1}",
@@ -74,6 +70,56 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
                     100.0 * k.both,
                     e.features.theta.effective_rank,
                     e.features.phi.effective_rank
+                );
+            }
+        }
+        Progress::EncoderKnnAtStart(baseline, e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"init": baseline, "knn": e.knn, "features": e.features})
+                );
+            } else {
+                println!(
+                    "{}: k-NN top-1 {:.1}%, effective rank {:.1}",
+                    baseline_name(baseline),
+                    100.0 * e.knn,
+                    e.features.effective_rank
+                );
+            }
+        }
+        Progress::ContrastiveEpoch(m) => {
+            if json {
+                println!("{}", serde_json::to_string(&m).unwrap());
+            } else {
+                let queries: Vec<String> = m.queries.iter().map(|l| format!("{l:.3}")).collect();
+                let knn = m
+                    .knn
+                    .zip(m.features)
+                    .map(|(k, f)| {
+                        format!(
+                            ", k-NN top-1 {:.1}%, effective rank {:.1}",
+                            100.0 * k,
+                            f.effective_rank
+                        )
+                    })
+                    .unwrap_or_default();
+                let recalibrated = m
+                    .recalibrated
+                    .map(|e| format!("; statistics re-estimated: {:.1}%", 100.0 * e.knn))
+                    .unwrap_or_default();
+                let ddm = m
+                    .ddm
+                    .map(|d| format!(", D³M {d:.3}{}", if m.mining { ", mining" } else { "" }))
+                    .unwrap_or_default();
+                println!(
+                    "epoch {:>3}: loss {:.3} (InfoNCE per query view {}{ddm}), positive on top {:.1}%, lr {:.2e}, {:.1} samples/s{knn}{recalibrated}",
+                    m.epoch,
+                    m.loss,
+                    queries.join(" + "),
+                    100.0 * m.accuracy,
+                    m.lr,
+                    m.samples_per_s
                 );
             }
         }
@@ -92,12 +138,22 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
             cfg.run.dir.display()
         );
     } else if !json {
-        println!(
-            "done: encoders in {}/encoder_theta.safetensors and encoder_phi.safetensors",
-            cfg.run.dir.display()
-        );
+        let files = match cfg.method {
+            Method::Asma => "encoder_theta.safetensors and encoder_phi.safetensors",
+            Method::Skeletonclr | Method::Aimclr => "encoder_q.safetensors",
+        };
+        println!("done: encoders in {}/{files}", cfg.run.dir.display());
     }
     Ok(())
+}
+
+fn baseline_name(b: pretrain::Baseline) -> &'static str {
+    match b {
+        pretrain::Baseline::Random => "random init, BatchNorm statistics untouched",
+        pretrain::Baseline::RandomBnEstimated => {
+            "random init, BatchNorm statistics of the training split (fair baseline)"
+        }
+    }
 }
 
 /// `asma embed`.

@@ -57,6 +57,35 @@ pub enum Transform {
         #[serde(default = "default_zero_joints")]
         joints: usize,
     },
+    /// With probability `p`, adds i.i.d. `N(0, std²)` noise to every value (AimCLR's
+    /// `gaus_noise`: std 0.01, p 0.5).
+    GaussianNoise {
+        #[serde(default = "default_noise_std")]
+        std: f32,
+        #[serde(default = "default_half")]
+        p: f64,
+    },
+    /// With probability `p`, convolves every (channel, joint, person) trajectory over time
+    /// with `exp(−k²/2σ²)`, `k = −⌊kernel/2⌋..=⌊kernel/2⌋`, `σ ~ U(sigma_min, sigma_max)`,
+    /// zero padding (AimCLR's `gaus_filter`: kernel 15, σ in [0.1, 2], p 0.5). As in AimCLR
+    /// the taps are not normalised: they sum to about σ√(2π) for σ ≥ 0.5, so the blur also
+    /// scales the sequence.
+    GaussianBlur {
+        #[serde(default = "default_blur_kernel")]
+        kernel: usize,
+        #[serde(default = "default_sigma_min")]
+        sigma_min: f64,
+        #[serde(default = "default_sigma_max")]
+        sigma_max: f64,
+        #[serde(default = "default_half")]
+        p: f64,
+    },
+    /// With probability `p`, zeroes one coordinate axis drawn uniformly (AimCLR's
+    /// `axis_mask`, p 0.5).
+    AxisMask {
+        #[serde(default = "default_half")]
+        p: f64,
+    },
 }
 
 fn default_padding_ratio() -> usize {
@@ -76,6 +105,50 @@ fn default_flip_p() -> f64 {
 }
 fn default_zero_joints() -> usize {
     8
+}
+fn default_noise_std() -> f32 {
+    0.01
+}
+fn default_half() -> f64 {
+    0.5
+}
+fn default_blur_kernel() -> usize {
+    15
+}
+fn default_sigma_min() -> f64 {
+    0.1
+}
+fn default_sigma_max() -> f64 {
+    2.0
+}
+
+/// AimCLR's extreme view (`Feeder_triple._strong_aug` with `aug_method = '12345'`): crop,
+/// shear 0.5, flip, rotate, Gaussian noise, Gaussian blur, axis mask, drawn per sample.
+pub fn aimclr_extreme() -> Vec<Transform> {
+    vec![
+        Transform::Crop {
+            padding_ratio: default_padding_ratio(),
+        },
+        Transform::Shear { amplitude: 0.5 },
+        Transform::Flip {
+            p: default_flip_p(),
+        },
+        Transform::Rotate {
+            main_max_deg: default_main_max_deg(),
+            other_max_deg: default_other_max_deg(),
+        },
+        Transform::GaussianNoise {
+            std: default_noise_std(),
+            p: default_half(),
+        },
+        Transform::GaussianBlur {
+            kernel: default_blur_kernel(),
+            sigma_min: default_sigma_min(),
+            sigma_max: default_sigma_max(),
+            p: default_half(),
+        },
+        Transform::AxisMask { p: default_half() },
+    ]
 }
 
 /// PSTL's pre-training view: crop → shear → rotate → flip with the paper's parameters.
@@ -117,9 +190,31 @@ impl Transform {
                     "rotate: angles must be finite and >= 0, got {main_max_deg}, {other_max_deg}"
                 ))
             }
-            Transform::Flip { p } if !(0.0..=1.0).contains(&p) => {
-                bad(format!("flip: p must lie in [0, 1], got {p}"))
+            Transform::Flip { p }
+            | Transform::GaussianNoise { p, .. }
+            | Transform::GaussianBlur { p, .. }
+            | Transform::AxisMask { p }
+                if !(0.0..=1.0).contains(&p) =>
+            {
+                bad(format!("{self:?}: p must lie in [0, 1], got {p}"))
             }
+            Transform::GaussianNoise { std, .. } if !finite_nonneg(std.into()) => bad(format!(
+                "gaussian_noise: std must be finite and >= 0, got {std}"
+            )),
+            Transform::GaussianBlur {
+                kernel,
+                sigma_min,
+                sigma_max,
+                ..
+            } if kernel % 2 == 0 || !(sigma_min > 0.0 && sigma_min <= sigma_max && sigma_max.is_finite()) => {
+                bad(format!(
+                    "gaussian_blur: kernel must be odd and 0 < sigma_min <= sigma_max, got {kernel}, {sigma_min}, {sigma_max}"
+                ))
+            }
+            Transform::AxisMask { .. } if shape.c != 3 => bad(format!(
+                "axis_mask: needs 3 channels, the batch has {}",
+                shape.c
+            )),
             Transform::Flip { .. } if shape.v != NTU25.num_joints() => bad(format!(
                 "flip: the permutation is NTU-25's, the batch has {} joints",
                 shape.v
@@ -142,7 +237,8 @@ impl Transform {
 /// * `data`: `(N, C, T, V, M)` as described by `shape`; it keeps that shape.
 /// * `rng`: every random parameter is drawn from it once per transform and shared by the
 ///   whole batch. Draw order: crop start; shear off-diagonals row by row; rotation main
-///   axis then x, y, z angles; flip coin; zeroed joints.
+///   axis then x, y, z angles; flip coin; zeroed joints; noise coin then values; blur σ then
+///   coin; axis-mask coin then axis.
 ///
 /// All transforms are validated before any is applied, so an error leaves `data`
 /// untouched.
@@ -187,9 +283,67 @@ pub fn apply(
                 let chosen = rng.sample_indices(shape.v, joints);
                 zero_joints(shape, data, &chosen);
             }
+            Transform::GaussianNoise { std, p } => {
+                if rng.bernoulli(p) {
+                    for x in data.iter_mut() {
+                        *x += std * rng.normal() as f32;
+                    }
+                }
+            }
+            Transform::GaussianBlur {
+                kernel,
+                sigma_min,
+                sigma_max,
+                p,
+            } => {
+                let sigma = rng.uniform(sigma_min, sigma_max);
+                if rng.bernoulli(p) {
+                    blur_time(shape, data, &gaussian_taps(kernel, sigma));
+                }
+            }
+            Transform::AxisMask { p } => {
+                if rng.bernoulli(p) {
+                    let axis = rng.below(3);
+                    for sample in data.chunks_exact_mut(shape.sample_len()) {
+                        let cl = shape.channel_len();
+                        sample[axis * cl..(axis + 1) * cl].fill(0.0);
+                    }
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `exp(−k²/2σ²)` for `k = −⌊kernel/2⌋..=⌊kernel/2⌋`, unnormalised (AimCLR's filter).
+fn gaussian_taps(kernel: usize, sigma: f64) -> Vec<f32> {
+    let r = (kernel / 2) as i64;
+    (-r..=r)
+        .map(|k| (-((k * k) as f64) / (2.0 * sigma * sigma)).exp() as f32)
+        .collect()
+}
+
+/// Every (sample, channel, joint, person) trajectory correlated over time with `taps`
+/// (centred, zero padding), in place.
+fn blur_time(shape: &BatchShape, data: &mut [f32], taps: &[f32]) {
+    let (t, fl) = (shape.t, shape.frame_len());
+    let r = taps.len() / 2;
+    let mut src = vec![0.0; shape.channel_len()];
+    for channel in data.chunks_exact_mut(shape.channel_len()) {
+        src.copy_from_slice(channel);
+        for out_t in 0..t {
+            let dst = &mut channel[out_t * fl..(out_t + 1) * fl];
+            dst.fill(0.0);
+            for (i, &w) in taps.iter().enumerate() {
+                let Some(in_t) = (out_t + i).checked_sub(r).filter(|&s| s < t) else {
+                    continue;
+                };
+                for (d, s) in dst.iter_mut().zip(&src[in_t * fl..(in_t + 1) * fl]) {
+                    *d += w * s;
+                }
+            }
+        }
+    }
 }
 
 /// Source frame of each output frame of the crop: output `i` is frame `start + i` of the
@@ -673,6 +827,14 @@ mod tests {
             },
             Transform::Flip { p: 1.5 },
             Transform::RandomJointZero { joints: 26 },
+            Transform::GaussianNoise { std: -0.1, p: 0.5 },
+            Transform::GaussianBlur {
+                kernel: 14,
+                sigma_min: 0.1,
+                sigma_max: 2.0,
+                p: 0.5,
+            },
+            Transform::AxisMask { p: -0.5 },
         ] {
             let mut y = x.clone();
             let list = [Transform::Shear { amplitude: 1.0 }, tr.clone()];
@@ -683,5 +845,66 @@ mod tests {
         let small = BatchShape::new(1, 3, 2, 5, 1);
         let mut y = vec![0.0; small.len()];
         assert!(apply(&[Transform::Flip { p: 0.5 }], &small, &mut y, &mut rng).is_err());
+    }
+
+    #[test]
+    fn aimclr_blur_noise_and_axis_mask() {
+        // The taps of σ = 2 over 15 points: unnormalised, centred, sum ≈ σ√(2π).
+        let taps = gaussian_taps(15, 2.0);
+        assert_eq!(taps.len(), 15);
+        assert_eq!(taps[7], 1.0);
+        let sum: f32 = taps.iter().sum();
+        assert!(
+            (sum - 2.0 * (2.0 * std::f32::consts::PI).sqrt()).abs() < 1e-2,
+            "{sum}"
+        );
+        // An impulse at frame 2 of a 10-frame trajectory becomes the taps, cut at the start.
+        let s = BatchShape::new(1, 3, 10, 25, 2);
+        let mut x = vec![0.0; s.len()];
+        let at = s.index(0, 1, 2, 4, 1);
+        x[at] = 1.0;
+        blur_time(&s, &mut x, &taps);
+        for t in 0..10 {
+            let want = taps.get(t + 5).copied().unwrap_or(0.0);
+            assert_eq!(x[s.index(0, 1, t, 4, 1)], want, "frame {t}");
+        }
+        assert_eq!(x.iter().filter(|&&v| v != 0.0).count(), 10);
+
+        let (s, x) = noisy_batch(2, 10, 3);
+        let mut rng = Rng::new(4);
+        let mut y = x.clone();
+        apply(&[Transform::AxisMask { p: 1.0 }], &s, &mut y, &mut rng).unwrap();
+        let zero_axes: Vec<usize> = (0..3)
+            .filter(|&c| (0..s.n).all(|n| (0..s.t).all(|t| y[s.index(n, c, t, 0, 0)] == 0.0)))
+            .collect();
+        assert_eq!(zero_axes.len(), 1, "one axis, the same for the batch");
+        let mut y = x.clone();
+        apply(
+            &[Transform::GaussianNoise { std: 0.01, p: 1.0 }],
+            &s,
+            &mut y,
+            &mut rng,
+        )
+        .unwrap();
+        let mse: f64 = x
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>()
+            / x.len() as f64;
+        assert!((mse.sqrt() - 0.01).abs() < 1e-3, "{}", mse.sqrt());
+        let mut y = x.clone();
+        let never = [
+            Transform::GaussianNoise { std: 0.01, p: 0.0 },
+            Transform::AxisMask { p: 0.0 },
+            Transform::GaussianBlur {
+                kernel: 15,
+                sigma_min: 0.1,
+                sigma_max: 2.0,
+                p: 0.0,
+            },
+        ];
+        apply(&never, &s, &mut y, &mut rng).unwrap();
+        assert_eq!(y, x);
     }
 }

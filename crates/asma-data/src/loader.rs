@@ -140,8 +140,11 @@ impl SkeletonDataset {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ViewConfig {
-    /// Applied in order, one draw per batch each.
+    /// Applied in order, one draw per batch each (per sample with `per_sample`).
     pub transforms: Vec<Transform>,
+    /// Draw the transforms' parameters per sample (SkeletonCLR's and AimCLR's feeders)
+    /// instead of once per batch (PSTL).
+    pub per_sample: bool,
     /// Which frames to keep (the output has fewer frames when not `none`).
     pub frame_mask: FrameMaskSetting,
     /// Which joints to remove (reported in [`View::joints`]; the data keeps all joints, the
@@ -332,7 +335,24 @@ impl Loader {
         let mut views = Vec::with_capacity(self.cfg.views.len());
         for view in &self.cfg.views {
             let mut data = streamed.clone();
-            augment::apply(&view.transforms, &shape, &mut data, &mut rng)?;
+            if view.per_sample {
+                // One stream per sample, from one draw of the batch's: the same bits for any
+                // thread count.
+                let base = rng.next_u64();
+                let one = BatchShape::new(1, c, t, v, m);
+                data.par_chunks_mut(shape.sample_len())
+                    .enumerate()
+                    .try_for_each(|(i, sample)| {
+                        augment::apply(
+                            &view.transforms,
+                            &one,
+                            sample,
+                            &mut Rng::derive(base, i as u64),
+                        )
+                    })?;
+            } else {
+                augment::apply(&view.transforms, &shape, &mut data, &mut rng)?;
+            }
             let (vshape, data) = if view.frame_mask.0 == FrameMask::None {
                 (shape, data)
             } else {
@@ -470,6 +490,55 @@ mod tests {
                 ..Default::default()
             },
         ]
+    }
+
+    #[test]
+    fn per_sample_draws_differ_between_samples_and_repeat_exactly() {
+        // Four copies of one clip: a batch draw augments them alike, per-sample draws do not.
+        let dir = tempfile::tempdir().unwrap();
+        let len = 3 * 50 * 25 * 2;
+        let clip: Vec<f32> = (0..len).map(|i| ((i % 97) as f32 * 0.05).cos()).collect();
+        let data: Vec<f32> = clip.iter().cycle().take(4 * len).copied().collect();
+        let labels = Labels {
+            names: (0..4).map(|i| format!("s{i}")).collect(),
+            labels: vec![0; 4],
+        };
+        SkeletonDataset::write_split(dir.path(), Part::Train, &[4, 3, 50, 25, 2], &data, &labels)
+            .unwrap();
+        let ds = Arc::new(SkeletonDataset::open_split(dir.path(), Part::Train).unwrap());
+        let view = |per_sample| ViewConfig {
+            transforms: vec![
+                augment::Transform::Crop { padding_ratio: 6 },
+                augment::Transform::Shear { amplitude: 0.5 },
+            ],
+            per_sample,
+            ..Default::default()
+        };
+        let first = |per_sample| {
+            let l = Loader::new(
+                ds.clone(),
+                LoaderConfig {
+                    batch_size: 4,
+                    views: vec![view(per_sample)],
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            l.batch(0, &l.order(0), 0).unwrap().views.remove(0).data
+        };
+        let distinct = |v: &[f32]| {
+            let mut samples: Vec<&[f32]> = v.chunks(len).collect();
+            samples.dedup();
+            samples.len()
+        };
+        assert_eq!(distinct(&first(false)), 1);
+        let a = first(true);
+        assert_eq!(distinct(&a), 4);
+        assert_eq!(
+            a,
+            first(true),
+            "the draws are a function of (seed, epoch, batch)"
+        );
     }
 
     #[test]

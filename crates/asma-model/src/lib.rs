@@ -14,6 +14,7 @@ pub mod dropout;
 pub mod error;
 pub mod graph;
 pub mod host;
+pub mod moco;
 pub mod norm;
 pub mod stgcn;
 pub mod student;

@@ -211,6 +211,14 @@ pub fn graph_product_matmul(z: Tensor<4>, a: Tensor<3>, c: usize) -> Tensor<4> {
     z.matmul(a.reshape([K * v, w])).reshape([n, c, t, w])
 }
 
+/// A block-10 map `(N·M, d, T', V')` → `(N, d)`: mean over (T', V'), then over the `m`
+/// persons.
+pub fn pool(map: Tensor<4>, n: usize, m: usize) -> Tensor<2> {
+    let [nm, d, t, v] = map.dims();
+    let pooled = map.reshape([nm, d, t * v]).mean_dim(2).reshape([n, m, d]);
+    pooled.mean_dim(1).reshape([n, d])
+}
+
 /// The ST-GCN encoder.
 #[derive(Module, Debug)]
 pub struct StgcnEncoder {
@@ -267,10 +275,7 @@ impl StgcnEncoder {
     /// absent second person, all zeros, is averaged in as PSTL does).
     pub fn forward(&self, x: Tensor<5>, keep: Option<&[usize]>) -> Tensor<2> {
         let [n, _, _, _, m] = x.dims();
-        let map = self.forward_map(x, keep);
-        let [nm, d, t, v] = map.dims();
-        let pooled = map.reshape([nm, d, t * v]).mean_dim(2).reshape([n, m, d]);
-        pooled.mean_dim(1).reshape([n, d])
+        pool(self.forward_map(x, keep), n, m)
     }
 
     /// Trainable parameters, as PyTorch's `sum(p.numel() for p in model.parameters())`

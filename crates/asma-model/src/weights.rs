@@ -19,7 +19,14 @@ use burn::store::{
 use crate::error::ModelError;
 
 /// `(PyTorch pattern, burn path)`: `nn.Sequential` indices ↔ asma's field names.
-const TORCH_TO_BURN: [(&str, &str); 15] = [
+const TORCH_TO_BURN: [(&str, &str); 18] = [
+    // SkeletonCLR (`crate::moco`): the reference nests the head in the encoder.
+    (
+        r"^encoder_([qk])\.(data_bn|st_gcn_networks|edge_importance)\.",
+        "encoder_${1}.encoder.${2}.",
+    ),
+    (r"^encoder_([qk])\.fc\.0\.", "encoder_${1}.fc.lin0."),
+    (r"^encoder_([qk])\.fc\.2\.", "encoder_${1}.fc.lin2."),
     (r"\.tcn\.0\.", ".tcn.bn_in."),
     (r"\.tcn\.2\.", ".tcn.conv."),
     (r"\.tcn\.3\.", ".tcn.bn_out."),
@@ -38,7 +45,10 @@ const TORCH_TO_BURN: [(&str, &str); 15] = [
     (r"^6\.", "lin6."),
 ];
 
-const BURN_TO_TORCH: [(&str, &str); 15] = [
+const BURN_TO_TORCH: [(&str, &str); 18] = [
+    (r"^encoder_([qk])\.encoder\.", "encoder_${1}."),
+    (r"^encoder_([qk])\.fc\.lin0\.", "encoder_${1}.fc.0."),
+    (r"^encoder_([qk])\.fc\.lin2\.", "encoder_${1}.fc.2."),
     (r"\.tcn\.bn_in\.", ".tcn.0."),
     (r"\.tcn\.conv\.", ".tcn.2."),
     (r"\.tcn\.bn_out\.", ".tcn.3."),
@@ -230,6 +240,7 @@ fn is_derived_buffer(key: &str) -> bool {
         || key.ends_with(".A")
         || key.ends_with("num_batches_tracked")
         || key.starts_with("bn.running_")
+        || key == "queue_ptr"
 }
 
 /// The prefix in front of `anchor` (e.g. `module.encoder_q.` in front of `data_bn.weight`).

@@ -4,26 +4,39 @@
 
 use std::path::PathBuf;
 
-use asma_data::augment::{pstl_pretrain, Transform};
+use asma_data::augment::{aimclr_extreme, pstl_pretrain, Transform};
 use asma_data::mask::{FrameMask, JointMask, MaskConfig};
 use asma_data::stream::Stream;
 use asma_model::asma::AsmaModelConfig;
+use asma_model::burn::optim::decay::WeightDecayConfig;
+use asma_model::burn::optim::momentum::MomentumConfig;
+use asma_model::burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use asma_model::burn::tensor::Device;
+use asma_model::moco::MocoConfig;
 use asma_skeleton::ClassNames;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::schedule::WarmupCosine;
+use crate::schedule::{Schedule, StepDecay, WarmupCosine};
 
 /// `asma pretrain`'s configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PretrainConfig {
+    /// Which self-supervised method trains the encoders.
+    pub method: Method,
     pub data: DataConfig,
+    /// The encoder (every method) and ASMa's Barlow Twins projector (`asma` only).
     pub model: AsmaModelConfig,
+    /// MoCo's head, queue, momentum and temperature (`skeletonclr`, `aimclr`).
+    pub moco: MocoConfig,
+    /// AimCLR's extreme view, drop and mining (`aimclr` only).
+    pub aimclr: AimclrConfig,
     pub masking: MaskingConfig,
     /// Augmentations of every view, in order, one draw per batch and view (PSTL).
     pub augment: Vec<Transform>,
+    /// Draw the augmentations per sample instead of per batch (SkeletonCLR's feeders do).
+    pub augment_per_sample: bool,
     pub optim: OptimConfig,
     pub knn: KnnConfig,
     pub run: RunConfig,
@@ -32,13 +45,71 @@ pub struct PretrainConfig {
 impl Default for PretrainConfig {
     fn default() -> Self {
         PretrainConfig {
+            method: Method::Asma,
             data: DataConfig::default(),
             model: AsmaModelConfig::default(),
+            moco: MocoConfig::default(),
+            aimclr: AimclrConfig::default(),
             masking: MaskingConfig::default(),
             augment: pstl_pretrain(),
+            augment_per_sample: false,
             optim: OptimConfig::default(),
             knn: KnnConfig::default(),
             run: RunConfig::default(),
+        }
+    }
+}
+
+/// The pre-training method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// ASMa (METHOD.md §5–6): two encoders, Barlow Twins on asymmetrically masked views;
+    /// with `masking` set to PSTL's pair, PSTL.
+    #[default]
+    Asma,
+    /// SkeletonCLR (`LinguoLi/CrosSCLR`, `net/skeletonclr.py`): MoCo v2, one encoder
+    /// (`asma_model::moco`). With `masking.plugin = "asma"`, ASMa's masked views join as
+    /// extra queries.
+    Skeletonclr,
+    /// AimCLR (`Levigty/AimCLR`, `net/aimclr.py`): SkeletonCLR's model with an extremely
+    /// augmented query, its energy-based drop, the D³M loss and nearest-neighbour mining
+    /// (`[aimclr]`).
+    Aimclr,
+}
+
+impl Method {
+    /// A MoCo-family method (one encoder, a momentum key encoder and a queue).
+    pub fn is_moco(self) -> bool {
+        matches!(self, Method::Skeletonclr | Method::Aimclr)
+    }
+}
+
+/// AimCLR's settings; the defaults are its authors' (`config/ntu60/pretext/*.yaml`,
+/// `net/st_gcn.py`, `feeder/ntu_feeder.py`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AimclrConfig {
+    /// The extreme view's augmentations (drawn per sample with `augment_per_sample`).
+    pub extreme_augment: Vec<Transform>,
+    /// The energy-based drop's threshold (`Simam_Drop(keep_prob=0.7)`).
+    pub keep_prob: f64,
+    /// The energy's λ.
+    pub e_lambda: f64,
+    /// Nearest-neighbour mining in the 0-based epochs after this one.
+    pub mining_epoch: usize,
+    /// Queue entries mined per query.
+    pub topk: usize,
+}
+
+impl Default for AimclrConfig {
+    fn default() -> Self {
+        AimclrConfig {
+            extreme_augment: aimclr_extreme(),
+            keep_prob: 0.7,
+            e_lambda: 1e-4,
+            mining_epoch: 150,
+            topk: 1,
         }
     }
 }
@@ -114,6 +185,35 @@ pub struct MaskingConfig {
     pub phi: BranchMasks,
     /// Sizes: joints drawn, frames dropped by rank, frames kept.
     pub sizes: MaskConfig,
+    /// ASMa's masks as extra views of another method (METHOD.md §6.5); `none` leaves the
+    /// method as its authors wrote it. Unused by `method = "asma"`, whose masks these are.
+    pub plugin: Plugin,
+    /// How the plug-in forms its views from `theta` and `phi`.
+    pub plugin_views: PluginViews,
+}
+
+/// `masking.plugin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plugin {
+    #[default]
+    None,
+    /// [CHOICE] (METHOD.md §6.5 proposes the form, the paper does not give it): views masked
+    /// by f_θ's and f_φ's operators join as extra positives of the method's anchor (for MoCo:
+    /// extra queries scored against the same keys and queue, their losses added).
+    Asma,
+}
+
+/// `masking.plugin_views`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginViews {
+    /// Two views: θ's joint and frame masks together, φ's together.
+    #[default]
+    Combined,
+    /// Four views, each mask alone as ASMa's branches use them: θ temporal, θ spatial,
+    /// φ temporal, φ spatial (twice the plug-in's cost).
+    Separate,
 }
 
 impl Default for MaskingConfig {
@@ -128,46 +228,107 @@ impl Default for MaskingConfig {
                 frame: FrameMask::Low,
             },
             sizes: MaskConfig::default(),
+            plugin: Plugin::None,
+            plugin_views: PluginViews::Combined,
         }
     }
 }
 
-/// Adam with classic L2 weight decay, warm-up + cosine (METHOD.md §6.3).
+/// Adam with classic L2 weight decay, warm-up + cosine (METHOD.md §6.3); SGD with
+/// momentum and step decay for the MoCo methods (their `processor/pretrain.py`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OptimConfig {
+    pub optimizer: OptimizerKind,
     pub lr: f64,
+    /// Classic L2 (added to the gradient), as PyTorch's Adam and SGD.
     pub weight_decay: f64,
     pub warmup_epochs: usize,
     pub epochs: usize,
     pub batch_size: usize,
+    /// Drop the last partial batch (PSTL keeps it; SkeletonCLR drops it, its queue takes
+    /// whole batches).
+    pub drop_last: bool,
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    /// SGD's momentum (dampening 0, as PyTorch).
+    pub momentum: f64,
+    pub nesterov: bool,
+    /// Not empty: step decay instead of warm-up + cosine, the learning rate times `lr_gamma`
+    /// for every listed epoch that the current 0-based epoch exceeds (SkeletonCLR: `[250]`).
+    pub lr_steps: Vec<usize>,
+    pub lr_gamma: f64,
+}
+
+/// `optim.optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    #[default]
+    Adam,
+    Sgd,
 }
 
 impl Default for OptimConfig {
     fn default() -> Self {
         OptimConfig {
+            optimizer: OptimizerKind::Adam,
             lr: 5e-3,
             weight_decay: 1e-5,
             warmup_epochs: 10,
             epochs: 150,
             batch_size: 128,
+            drop_last: false,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            momentum: 0.9,
+            nesterov: false,
+            lr_steps: Vec::new(),
+            lr_gamma: 0.1,
         }
     }
 }
 
 impl OptimConfig {
     /// The schedule.
-    pub fn schedule(&self) -> WarmupCosine {
-        WarmupCosine {
-            base_lr: self.lr,
-            warmup_epochs: self.warmup_epochs,
-            epochs: self.epochs,
+    pub fn schedule(&self) -> Schedule {
+        match self.lr_steps.is_empty() {
+            true => Schedule::WarmupCosine(WarmupCosine {
+                base_lr: self.lr,
+                warmup_epochs: self.warmup_epochs,
+                epochs: self.epochs,
+            }),
+            false => Schedule::Step(StepDecay {
+                base_lr: self.lr,
+                milestones: self.lr_steps.clone(),
+                gamma: self.lr_gamma,
+            }),
+        }
+    }
+
+    /// The optimiser: Adam (β, ε) or SGD (momentum, Nesterov), with L2 weight decay when
+    /// `weight_decay > 0`.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        match self.optimizer {
+            OptimizerKind::Adam => AdamConfig::new()
+                .with_beta_1(self.beta1 as f32)
+                .with_beta_2(self.beta2 as f32)
+                .with_epsilon(self.eps as f32)
+                .with_weight_decay(decay)
+                .init(),
+            OptimizerKind::Sgd => SgdConfig::new()
+                .with_momentum((self.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0)
+                        .with_nesterov(self.nesterov)
+                }))
+                .with_weight_decay(decay)
+                .init(),
         }
     }
 }
@@ -302,6 +463,42 @@ mod tests {
         );
         assert_eq!(c.model.projector.dims, [6144, 6144, 6144]);
         assert_eq!(c.augment.len(), 4);
+    }
+
+    #[test]
+    fn moco_family_defaults_are_their_authors() {
+        let c = PretrainConfig::default();
+        assert_eq!(c.method, Method::Asma);
+        assert_eq!(
+            (
+                c.moco.feature_dim,
+                c.moco.queue_size,
+                c.moco.momentum,
+                c.moco.temperature,
+                c.moco.mlp
+            ),
+            (128, 32768, 0.999, 0.07, true)
+        );
+        let a = &c.aimclr;
+        assert_eq!(
+            (a.keep_prob, a.e_lambda, a.mining_epoch, a.topk),
+            (0.7, 1e-4, 150, 1)
+        );
+        assert_eq!(a.extreme_augment.len(), 7);
+        assert_eq!(c.masking.plugin, Plugin::None);
+        // SGD as the MoCo methods' processor: dampening 0 is set by `optimizer()`.
+        assert_eq!(
+            (c.optim.momentum, c.optim.nesterov, c.optim.lr_gamma),
+            (0.9, false, 0.1)
+        );
+        let toml = r#"{"method": "aimclr", "masking": {"plugin": "asma", "plugin_views": "separate"}, "optim": {"optimizer": "sgd", "lr_steps": [250]}}"#;
+        let c: PretrainConfig = serde_json::from_str(toml).unwrap();
+        assert!(c.method.is_moco());
+        assert!((c.optim.schedule().lr(251) - 5e-4).abs() < 1e-12);
+        let e = serde_json::from_str::<PretrainConfig>(r#"{"method": "mocov3"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("skeletonclr"), "{e}");
     }
 
     #[test]

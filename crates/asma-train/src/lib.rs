@@ -1,5 +1,5 @@
-//! Training loops of asma: ASMa pre-training (two encoders, Barlow Twins) with a k-NN
-//! monitor; linear evaluation, fine-tuning and transfer of the two-encoder classifier; metrics,
+//! Training loops of asma: ASMa pre-training (two encoders, Barlow Twins) and SkeletonCLR
+//! (MoCo v2, with ASMa's masks as an optional plug-in) with a k-NN monitor; linear evaluation, fine-tuning and transfer of the two-encoder classifier; metrics,
 //! per-sample scores and their fusion. Every loop has a run directory, atomic checkpoints,
 //! exact resume and JSONL metrics.
 
@@ -19,6 +19,7 @@ pub mod parallel;
 mod parallel_tests;
 pub mod plot;
 pub mod pretrain;
+pub mod pretrain_moco;
 pub mod quickstart;
 pub mod schedule;
 pub mod scores;

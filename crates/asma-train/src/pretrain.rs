@@ -25,8 +25,8 @@ use asma_data::rng::Rng;
 use asma_data::splits::Part;
 use asma_model::asma::{AsmaPretrainModel, BranchViews};
 use asma_model::burn::module::Module;
-use asma_model::burn::optim::decay::WeightDecayConfig;
-use asma_model::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
+use asma_model::burn::store::ModuleSnapshot;
 use asma_model::burn::tensor::{Device, Tensor};
 use asma_model::weights::save_module;
 use asma_model::StgcnEncoder;
@@ -34,13 +34,14 @@ use serde::Serialize;
 
 use crate::bn_stats;
 use crate::checkpoint::{load_model_and_optim, save_model_and_optim, RunDir, TrainState};
-use crate::config::{BranchMasks, PretrainConfig};
+use crate::config::{Method, Plugin, PluginViews, PretrainConfig};
 use crate::diagnostics::FeatureDiagnostics;
 use crate::error::TrainError;
 use crate::features::{extract, to_tensor};
 use crate::knn::knn_top1;
 use crate::metrics::MetricsLog;
 use crate::parallel;
+use crate::pretrain_moco::ContrastiveEpochMetrics;
 
 /// k-NN top-1 of f_θ, f_φ and their concatenation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -66,6 +67,13 @@ pub struct BarlowDiagnostics {
     /// Unweighted `Σ_{i≠j} C_ij²` (the loss weighs it by λ).
     pub off_diagonal: f64,
     pub mean_diagonal: f64,
+}
+
+/// A k-NN evaluation of one encoder: top-1 and its val features' diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EncoderEvaluation {
+    pub knn: f64,
+    pub features: FeatureDiagnostics,
 }
 
 /// A k-NN evaluation: top-1 and the collapse diagnostics of the val features.
@@ -123,8 +131,12 @@ pub enum Progress {
         loss: f64,
     },
     Epoch(Box<EpochMetrics>),
+    /// An epoch of a single-encoder method (SkeletonCLR).
+    ContrastiveEpoch(Box<ContrastiveEpochMetrics>),
     /// A baseline's evaluation before step 1.
     KnnAtStart(Baseline, Evaluation),
+    /// The same, of a single-encoder method.
+    EncoderKnnAtStart(Baseline, EncoderEvaluation),
     Resumed(TrainState),
 }
 
@@ -133,6 +145,8 @@ pub enum Progress {
 pub struct PretrainOutcome {
     pub state: TrainState,
     pub interrupted: bool,
+    /// The last epoch's metrics of an ASMa run (`None` for the other methods, whose
+    /// metrics come through [`Progress::ContrastiveEpoch`]).
     pub last: Option<EpochMetrics>,
 }
 
@@ -151,39 +165,63 @@ pub fn device(name: &str) -> Result<Device, TrainError> {
 }
 
 fn views(cfg: &PretrainConfig) -> Vec<ViewConfig> {
-    let branch = |m: BranchMasks| {
-        let aug = cfg.augment.clone();
-        [
-            ViewConfig {
-                transforms: aug.clone(),
-                ..Default::default()
-            },
-            ViewConfig {
-                transforms: aug.clone(),
-                frame_mask: FrameMaskSetting(m.frame),
-                ..Default::default()
-            },
-            ViewConfig {
-                transforms: aug,
-                joint_mask: JointMaskSetting(m.joint),
-                ..Default::default()
-            },
-        ]
+    let view = |frame: FrameMask, joint: JointMask| ViewConfig {
+        transforms: cfg.augment.clone(),
+        per_sample: cfg.augment_per_sample,
+        frame_mask: FrameMaskSetting(frame),
+        joint_mask: JointMaskSetting(joint),
     };
-    branch(cfg.masking.theta)
-        .into_iter()
-        .chain(branch(cfg.masking.phi))
-        .collect()
+    let (theta, phi) = (cfg.masking.theta, cfg.masking.phi);
+    match cfg.method {
+        // θ's anchor, temporal-masked and spatial-masked views, then φ's.
+        Method::Asma => [theta, phi]
+            .into_iter()
+            .flat_map(|m| {
+                [
+                    view(FrameMask::None, JointMask::None),
+                    view(m.frame, JointMask::None),
+                    view(FrameMask::None, m.joint),
+                ]
+            })
+            .collect(),
+        // The query, the key, AimCLR's extreme view, then the plug-in's queries.
+        Method::Skeletonclr | Method::Aimclr => {
+            let mut v = vec![
+                view(FrameMask::None, JointMask::None),
+                view(FrameMask::None, JointMask::None),
+            ];
+            if cfg.method == Method::Aimclr {
+                v.push(ViewConfig {
+                    transforms: cfg.aimclr.extreme_augment.clone(),
+                    ..view(FrameMask::None, JointMask::None)
+                });
+            }
+            match (cfg.masking.plugin, cfg.masking.plugin_views) {
+                (Plugin::None, _) => {}
+                (Plugin::Asma, PluginViews::Combined) => {
+                    v.extend([theta, phi].map(|m| view(m.frame, m.joint)));
+                }
+                (Plugin::Asma, PluginViews::Separate) => {
+                    for m in [theta, phi] {
+                        v.push(view(m.frame, JointMask::None));
+                        v.push(view(FrameMask::None, m.joint));
+                    }
+                }
+            }
+            v
+        }
+    }
 }
 
 /// The loader settings of pre-training with `cfg`: batches of `optim.batch_size`, shuffled
-/// by `run.seed`, six views per batch (θ's anchor, temporal-masked and spatial-masked views,
-/// then φ's), each with `augment`. `asma bench loader` measures this same loader.
+/// by `run.seed`, each view with `augment`: for ASMa six views per batch (θ's anchor,
+/// temporal-masked and spatial-masked views, then φ's), for SkeletonCLR the query, the key
+/// and the plug-in's views. `asma bench loader` measures this same loader.
 pub fn loader_config(cfg: &PretrainConfig) -> LoaderConfig {
     LoaderConfig {
         batch_size: cfg.optim.batch_size,
         shuffle: true,
-        drop_last: false,
+        drop_last: cfg.optim.drop_last,
         seed: cfg.run.seed,
         stream: cfg.data.stream,
         prefetch: cfg.run.prefetch,
@@ -203,6 +241,11 @@ fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
             )));
         }
     }
+    if cfg.masking.plugin != Plugin::None {
+        return Err(TrainError::Config(
+            "masking.plugin adds ASMa's masks to another method; method = \"asma\" has them already".into(),
+        ));
+    }
     if cfg.optim.epochs == 0 || cfg.optim.batch_size < 2 {
         return Err(TrainError::Config("optim.epochs must be ≥ 1 and optim.batch_size ≥ 2 (Barlow Twins standardises over the batch)".into()));
     }
@@ -217,6 +260,9 @@ pub fn pretrain(
     stop: &AtomicBool,
     progress: &dyn Fn(Progress),
 ) -> Result<PretrainOutcome, TrainError> {
+    if cfg.method.is_moco() {
+        return crate::pretrain_moco::pretrain(cfg, resume, stop, progress);
+    }
     check(cfg)?;
     let run = RunDir::new(&cfg.run.dir);
     std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
@@ -245,51 +291,24 @@ pub fn pretrain(
 
     ad.seed(cfg.run.seed);
     let mut model: AsmaPretrainModel = cfg.model.init(&ad);
-    let adam = AdamConfig::new()
-        .with_beta_1(cfg.optim.beta1 as f32)
-        .with_beta_2(cfg.optim.beta2 as f32)
-        .with_epsilon(cfg.optim.eps as f32)
-        .with_weight_decay(
-            (cfg.optim.weight_decay > 0.0)
-                .then(|| WeightDecayConfig::new(cfg.optim.weight_decay as f32)),
-        );
-    let mut optim: ModuleOptimizer = adam.init();
+    let mut optim: ModuleOptimizer = cfg.optim.optimizer();
     let metrics = MetricsLog::new(&run.metrics());
 
-    let mut state = TrainState::default();
-    if resume {
-        let dir = run.latest().ok_or_else(|| TrainError::Checkpoint {
-            path: run.checkpoint(),
-            msg: "no checkpoint to resume from".into(),
-        })?;
-        let saved: PretrainConfig = read_json(&run.config())?;
-        if saved.model != cfg.model || saved.data.stream != cfg.data.stream {
-            return Err(TrainError::Checkpoint {
-                path: run.config(),
-                msg: "the run was started with another model or stream; resume with the same configuration".into(),
-            });
-        }
-        state = RunDir::read_state(&dir)?;
-        load_model_and_optim(&mut model, &mut optim, &dir)?;
-        metrics.truncate_from(state.epoch)?;
-        progress(Progress::Resumed(state));
-    } else {
-        std::fs::write(run.config(), serde_json::to_vec_pretty(cfg).unwrap())
-            .map_err(|e| TrainError::io(run.config(), e))?;
-        let _ = std::fs::remove_file(run.metrics());
-        if cfg.knn.every > 0 && cfg.knn.at_start {
-            let val = val.as_ref().expect("opened when knn.every > 0");
-            let random = knn_eval_as_is(&model, cfg, &train, val, &base)?;
-            let fair = knn_eval_recalibrated(&model, cfg, &train, val, &base, &ad)?;
-            for (baseline, e) in [
-                (Baseline::Random, random),
-                (Baseline::RandomBnEstimated, fair),
-            ] {
-                metrics.append(&serde_json::json!({
-                    "epoch": null, "init": baseline, "knn": e.knn, "features": e.features
-                }))?;
-                progress(Progress::KnnAtStart(baseline, e));
-            }
+    let (mut state, fresh) = open_run(
+        &run, cfg, resume, &mut model, &mut optim, &metrics, progress,
+    )?;
+    if fresh && cfg.knn.every > 0 && cfg.knn.at_start {
+        let val = val.as_ref().expect("opened when knn.every > 0");
+        let random = knn_eval_as_is(&model, cfg, &train, val, &base)?;
+        let fair = knn_eval_recalibrated(&model, cfg, &train, val, &base, &ad)?;
+        for (baseline, e) in [
+            (Baseline::Random, random),
+            (Baseline::RandomBnEstimated, fair),
+        ] {
+            metrics.append(&serde_json::json!({
+                "epoch": null, "init": baseline, "knn": e.knn, "features": e.features
+            }))?;
+            progress(Progress::KnnAtStart(baseline, e));
         }
     }
 
@@ -511,7 +530,49 @@ pub(crate) fn read_parts(logged: Tensor<1>) -> Result<Vec<f32>, TrainError> {
         .map_err(|e| TrainError::Config(format!("reading the loss: {e:?}")))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
+/// Resumes the run in `run` from its latest checkpoint (into `model` and `optim`, checked
+/// against the saved `config.json`: same method, model and stream) or starts it afresh
+/// (writes `config.json`, clears `metrics.jsonl`). Returns where training continues and
+/// whether the run is new.
+pub(crate) fn open_run<M: Module + ModuleSnapshot>(
+    run: &RunDir,
+    cfg: &PretrainConfig,
+    resume: bool,
+    model: &mut M,
+    optim: &mut ModuleOptimizer,
+    metrics: &MetricsLog,
+    progress: &dyn Fn(Progress),
+) -> Result<(TrainState, bool), TrainError> {
+    if !resume {
+        std::fs::write(run.config(), serde_json::to_vec_pretty(cfg).unwrap())
+            .map_err(|e| TrainError::io(run.config(), e))?;
+        let _ = std::fs::remove_file(run.metrics());
+        return Ok((TrainState::default(), true));
+    }
+    let dir = run.latest().ok_or_else(|| TrainError::Checkpoint {
+        path: run.checkpoint(),
+        msg: "no checkpoint to resume from".into(),
+    })?;
+    let saved: PretrainConfig = read_json(&run.config())?;
+    if saved.method != cfg.method
+        || saved.model != cfg.model
+        || saved.moco != cfg.moco
+        || saved.aimclr != cfg.aimclr
+        || saved.data.stream != cfg.data.stream
+    {
+        return Err(TrainError::Checkpoint {
+            path: run.config(),
+            msg: "the run was started with another method, model or stream; resume with the same configuration".into(),
+        });
+    }
+    let state = RunDir::read_state(&dir)?;
+    load_model_and_optim(model, optim, &dir)?;
+    metrics.truncate_from(state.epoch)?;
+    progress(Progress::Resumed(state));
+    Ok((state, false))
+}
+
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| TrainError::Checkpoint {
         path: path.to_path_buf(),
@@ -564,17 +625,27 @@ fn knn_eval_recalibrated(
     device: &Device,
     ad: &Device,
 ) -> Result<Evaluation, TrainError> {
-    let mut theta = bn_stats::detached_copy(&model.theta.encoder);
-    let mut phi = bn_stats::detached_copy(&model.phi.encoder);
+    let [theta, phi] = recalibrated([&model.theta.encoder, &model.phi.encoder], cfg, train, ad)?;
+    knn_eval(&theta, &phi, cfg, train, val, device)
+}
+
+/// Copies of `encoders` with BatchNorm statistics estimated on the training split.
+pub(crate) fn recalibrated<const E: usize>(
+    encoders: [&StgcnEncoder; E],
+    cfg: &PretrainConfig,
+    train: &Arc<SkeletonDataset>,
+    ad: &Device,
+) -> Result<[StgcnEncoder; E], TrainError> {
+    let mut copies = encoders.map(bn_stats::detached_copy);
     bn_stats::estimate(
-        &mut [&mut theta, &mut phi],
+        &mut copies.each_mut(),
         train.clone(),
         cfg.data.stream,
         cfg.optim.batch_size,
         ad,
         cfg.run.seed,
     )?;
-    knn_eval(&theta, &phi, cfg, train, val, device)
+    Ok(copies)
 }
 
 /// k-NN top-1 (train → val) of the two encoders in eval mode, and their val features'
@@ -587,33 +658,118 @@ fn knn_eval(
     val: &Arc<SkeletonDataset>,
     device: &Device,
 ) -> Result<Evaluation, TrainError> {
-    let theta = theta.valid().to_device(device);
-    let phi = phi.valid().to_device(device);
+    let (each, both) = knn_eval_encoders(&[theta, phi], cfg, train, val, device)?;
+    Ok(Evaluation {
+        knn: KnnResult {
+            theta: each[0].knn,
+            phi: each[1].knn,
+            both: both.expect("two encoders"),
+        },
+        features: PerEncoder {
+            theta: each[0].features,
+            phi: each[1].features,
+        },
+    })
+}
+
+/// k-NN top-1 (train → val, `knn.k` neighbours) of each encoder in eval mode with its val
+/// features' diagnostics, and with several encoders the top-1 of their concatenated features.
+pub(crate) fn knn_eval_encoders(
+    encoders: &[&StgcnEncoder],
+    cfg: &PretrainConfig,
+    train: &Arc<SkeletonDataset>,
+    val: &Arc<SkeletonDataset>,
+    device: &Device,
+) -> Result<(Vec<EncoderEvaluation>, Option<f64>), TrainError> {
+    let encoders: Vec<StgcnEncoder> = encoders
+        .iter()
+        .map(|e| e.valid().to_device(device))
+        .collect();
+    let refs: Vec<&StgcnEncoder> = encoders.iter().collect();
     let bs = cfg.knn.batch_size;
-    let ftr = extract(&[&theta, &phi], train.clone(), cfg.data.stream, bs, device)?;
-    let fva = extract(
-        &[&theta, &phi],
-        Arc::clone(val),
-        cfg.data.stream,
-        bs,
-        device,
-    )?;
-    let d = theta.hidden_dim;
+    let ftr = extract(&refs, train.clone(), cfg.data.stream, bs, device)?;
+    let fva = extract(&refs, Arc::clone(val), cfg.data.stream, bs, device)?;
     let part = |f: &[Vec<f32>], r: std::ops::Range<usize>| -> Vec<Vec<f32>> {
         f.iter().map(|x| x[r.clone()].to_vec()).collect()
     };
     let (ltr, lva) = (train.labels(), val.labels());
     let k = cfg.knn.k;
-    let (va_theta, va_phi) = (part(&fva, 0..d), part(&fva, d..2 * d));
-    Ok(Evaluation {
-        knn: KnnResult {
-            theta: knn_top1(&part(&ftr, 0..d), ltr, &va_theta, lva, k),
-            phi: knn_top1(&part(&ftr, d..2 * d), ltr, &va_phi, lva, k),
-            both: knn_top1(&ftr, ltr, &fva, lva, k),
-        },
-        features: PerEncoder {
-            theta: FeatureDiagnostics::of(&va_theta),
-            phi: FeatureDiagnostics::of(&va_phi),
-        },
-    })
+    let mut each = Vec::with_capacity(encoders.len());
+    let mut at = 0;
+    for e in &encoders {
+        let r = at..at + e.hidden_dim;
+        at = r.end;
+        let va = part(&fva, r.clone());
+        each.push(EncoderEvaluation {
+            knn: knn_top1(&part(&ftr, r), ltr, &va, lva, k),
+            features: FeatureDiagnostics::of(&va),
+        });
+    }
+    let both = (encoders.len() > 1).then(|| knn_top1(&ftr, ltr, &fva, lva, k));
+    Ok((each, both))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masks(views: &[ViewConfig]) -> Vec<(FrameMask, JointMask)> {
+        views
+            .iter()
+            .map(|v| (v.frame_mask.0, v.joint_mask.0))
+            .collect()
+    }
+
+    #[test]
+    fn each_method_and_plugin_form_has_its_views() {
+        use FrameMask as F;
+        use JointMask as J;
+        let mut cfg = PretrainConfig::default();
+        assert_eq!(
+            masks(&views(&cfg)),
+            [
+                (F::None, J::None),
+                (F::High, J::None),
+                (F::None, J::Low),
+                (F::None, J::None),
+                (F::Low, J::None),
+                (F::None, J::High)
+            ]
+        );
+        cfg.method = Method::Skeletonclr;
+        cfg.augment_per_sample = true;
+        assert_eq!(masks(&views(&cfg)), [(F::None, J::None); 2]);
+        cfg.masking.plugin = Plugin::Asma;
+        let v = views(&cfg);
+        assert!(v
+            .iter()
+            .all(|v| v.per_sample && v.transforms == cfg.augment));
+        assert_eq!(
+            masks(&v)[2..],
+            [(F::High, J::Low), (F::Low, J::High)],
+            "f_θ's operators together, then f_φ's"
+        );
+        cfg.masking.plugin_views = PluginViews::Separate;
+        assert_eq!(
+            masks(&views(&cfg))[2..],
+            [
+                (F::High, J::None),
+                (F::None, J::Low),
+                (F::Low, J::None),
+                (F::None, J::High)
+            ]
+        );
+        // AimCLR: the extreme view third, with its own augmentations, drawn per sample too.
+        cfg.method = Method::Aimclr;
+        let v = views(&cfg);
+        assert_eq!(v.len(), 7);
+        assert_eq!(v[2].transforms, cfg.aimclr.extreme_augment);
+        assert!(v[2].per_sample);
+        assert_eq!(masks(&v)[2], (F::None, J::None));
+        assert_eq!(masks(&v)[3], (F::High, J::None));
+        // ASMa has its masks already; the plug-in key would do nothing there.
+        cfg.method = Method::Asma;
+        let e = check(&cfg).unwrap_err().to_string();
+        assert!(e.contains("masking.plugin"), "{e}");
+    }
 }

@@ -24,9 +24,55 @@ impl WarmupCosine {
     }
 }
 
+/// Step decay: `lr · γ^(number of milestones m with e > m)`, as the MoCo methods'
+/// `adjust_lr` (`0.1 ** sum(epoch > step)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepDecay {
+    pub base_lr: f64,
+    pub milestones: Vec<usize>,
+    pub gamma: f64,
+}
+
+impl StepDecay {
+    /// The learning rate of 0-based epoch `e`.
+    pub fn lr(&self, e: usize) -> f64 {
+        let passed = self.milestones.iter().filter(|&&m| e > m).count();
+        self.base_lr * self.gamma.powi(passed as i32)
+    }
+}
+
+/// A pre-training schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    WarmupCosine(WarmupCosine),
+    Step(StepDecay),
+}
+
+impl Schedule {
+    /// The learning rate of 0-based epoch `e`.
+    pub fn lr(&self, e: usize) -> f64 {
+        match self {
+            Schedule::WarmupCosine(s) => s.lr(e),
+            Schedule::Step(s) => s.lr(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_decay_follows_the_reference_strict_comparison() {
+        let s = StepDecay {
+            base_lr: 0.1,
+            milestones: vec![250],
+            gamma: 0.1,
+        };
+        assert_eq!(s.lr(0), 0.1);
+        assert_eq!(s.lr(250), 0.1);
+        assert!((s.lr(251) - 0.01).abs() < 1e-15);
+    }
 
     #[test]
     fn pstl_schedule_values_from_method_10() {

@@ -485,3 +485,54 @@ fn a_run_saves_the_names_of_its_classes_and_checks_them() {
         "{confusion}"
     );
 }
+
+/// A SkeletonCLR run has one encoder (`encoder_q.safetensors`): the classifier starts both
+/// branches from it, so with averaging and frozen encoders the probe reads that encoder's own
+/// feature, and the exported classifier holds the same weights in both branches.
+#[test]
+fn a_single_encoder_pretraining_run_feeds_both_branches() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let pre = dir.path().join("skeletonclr");
+    let mut p = PretrainConfig {
+        method: asma_train::config::Method::Skeletonclr,
+        ..Default::default()
+    };
+    p.data.dir = dir.path().to_path_buf();
+    p.data.num_classes = CLASSES;
+    p.model.encoder.hidden_channels = 4;
+    p.model.encoder.hidden_dim = 16;
+    p.moco.feature_dim = 8;
+    p.moco.queue_size = 12;
+    p.optim.epochs = 1;
+    p.optim.batch_size = 6;
+    p.optim.drop_last = true;
+    p.knn.every = 0;
+    p.run.dir = pre.clone();
+    asma_train::pretrain::pretrain(&p, false, &AtomicBool::new(false), &|_| {}).unwrap();
+
+    let run_dir = dir.path().join("linear");
+    let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
+    cfg.optim.epochs = 1;
+    cfg.model.fusion = Fusion::Average;
+    cfg.init.from = Some(pre.clone());
+    let notes = std::sync::Mutex::new(Vec::new());
+    run(&cfg, false, &AtomicBool::new(false), &|p| {
+        if let asma_train::downstream::Progress::Note(n) = p {
+            notes.lock().unwrap().push(n);
+        }
+    })
+    .unwrap();
+    let notes = notes.into_inner().unwrap().join("\n");
+    assert!(
+        notes.contains("both branches from the single encoder"),
+        "{notes}"
+    );
+    let t = asma_model::weights::read_tensors(&run_dir.join("classifier.safetensors")).unwrap();
+    let q = asma_model::weights::read_tensors(&pre.join("encoder_q.safetensors")).unwrap();
+    for (k, v) in &q {
+        assert_eq!(t[&format!("encoder_theta.{k}")].data, v.data, "{k}");
+        assert_eq!(t[&format!("encoder_phi.{k}")].data, v.data, "{k}");
+    }
+}

@@ -376,3 +376,120 @@ fn no_masking_is_barlow_twins_between_augmented_views_and_needs_augmentation() {
         .to_string();
     assert!(e.contains("masking.theta") && e.contains("augment"), "{e}");
 }
+
+/// A small MoCo-family run with ASMa's plug-in: SkeletonCLR's recipe (per-sample crop and
+/// shear, SGD, a ×0.1 step after epoch 1).
+fn moco_config(data: &Path, run: &Path, method: asma_train::config::Method) -> PretrainConfig {
+    let mut c = config(data, run);
+    c.method = method;
+    c.moco.feature_dim = 8;
+    c.moco.queue_size = 8;
+    c.masking.plugin = asma_train::config::Plugin::Asma;
+    c.augment = vec![
+        asma_data::augment::Transform::Crop { padding_ratio: 6 },
+        asma_data::augment::Transform::Shear { amplitude: 0.5 },
+    ];
+    c.augment_per_sample = true;
+    c.optim.optimizer = asma_train::config::OptimizerKind::Sgd;
+    c.optim.lr = 0.1;
+    c.optim.weight_decay = 1e-4;
+    c.optim.lr_steps = vec![1];
+    c.optim.drop_last = true;
+    c
+}
+
+/// SkeletonCLR with ASMa's plug-in views: per-sample augmentation, SGD with step decay, the
+/// queue in the checkpoint. A run stopped in the middle of an epoch and resumed equals the
+/// straight run (the losses of the epochs not cut, the final query encoder); its metrics log
+/// one InfoNCE per query view and both baselines; the config checks name the queue.
+#[test]
+fn skeletonclr_with_the_plugin_resumes_exactly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let never = AtomicBool::new(false);
+    let cfg = |run: &Path| moco_config(&data, run, asma_train::config::Method::Skeletonclr);
+    let a = tmp.path().join("a");
+    pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
+    let lines = metric_lines(&a);
+    assert_eq!(lines[0]["init"], "random");
+    assert_eq!(lines[1]["init"], "random_bn_estimated");
+    let epochs: Vec<&serde_json::Value> = lines.iter().filter(|v| v["epoch"].is_u64()).collect();
+    assert_eq!(epochs.len(), 3);
+    // 10 clips, batches of 4, the last partial batch dropped.
+    assert_eq!(epochs[0]["batches"], 2);
+    assert_eq!(epochs[0]["queries"].as_array().unwrap().len(), 3);
+    assert!((epochs[2]["lr"].as_f64().unwrap() - 0.01).abs() < 1e-12);
+    assert!(epochs[2]["knn"].is_f64());
+    assert!(a.join("encoder_q.safetensors").exists());
+
+    let b = tmp.path().join("b");
+    let stop = AtomicBool::new(false);
+    let out = pretrain(&cfg(&b), false, &stop, &|p| {
+        if let Progress::Batch {
+            epoch: 1, batch: 0, ..
+        } = p
+        {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
+    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
+    let (la, lb) = (losses(&a), losses(&b));
+    assert_eq!((la[0], la[2]), (lb[0], lb[2]));
+    let read =
+        |p: &Path| asma_model::weights::read_tensors(&p.join("encoder_q.safetensors")).unwrap();
+    let (wa, wb) = (read(&a), read(&b));
+    assert!(
+        wa.iter().all(|(k, t)| wb[k].data == t.data),
+        "resume changed the weights"
+    );
+
+    let mut bad = cfg(&tmp.path().join("c"));
+    bad.moco.queue_size = 10;
+    let e = pretrain(&bad, false, &never, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("moco.queue_size"), "{e}");
+}
+
+/// AimCLR: the extreme view's D³M term is logged every epoch, mining switches on after
+/// `aimclr.mining_epoch`, and the run resumes exactly across that switch.
+#[test]
+fn aimclr_logs_its_terms_mines_after_the_configured_epoch_and_resumes_exactly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let never = AtomicBool::new(false);
+    let cfg = |run: &Path| {
+        let mut c = moco_config(&data, run, asma_train::config::Method::Aimclr);
+        c.aimclr.mining_epoch = 0;
+        c.knn.every = 0;
+        c
+    };
+    let a = tmp.path().join("a");
+    pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
+    let epochs: Vec<serde_json::Value> = metric_lines(&a)
+        .into_iter()
+        .filter(|v| v["epoch"].is_u64())
+        .collect();
+    let mining: Vec<bool> = epochs
+        .iter()
+        .map(|e| e["mining"].as_bool().unwrap())
+        .collect();
+    assert_eq!(mining, [false, true, true]);
+    assert!(epochs.iter().all(|e| e["ddm"].as_f64().unwrap() > 0.0));
+    assert_eq!(epochs[0]["queries"].as_array().unwrap().len(), 3);
+
+    let b = tmp.path().join("b");
+    let stop = AtomicBool::new(false);
+    pretrain(&cfg(&b), false, &stop, &|p| {
+        if let Progress::ContrastiveEpoch(m) = p {
+            if m.epoch == 0 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    })
+    .unwrap();
+    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
+    assert_eq!(losses(&a), losses(&b));
+}

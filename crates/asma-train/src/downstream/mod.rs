@@ -472,9 +472,20 @@ fn load_encoders(cfg: &DownstreamConfig, model: &mut AsmaClassifier) -> Result<S
         from.join("encoder_phi.safetensors"),
     );
     let classifier = from.join("classifier.safetensors");
+    let single = from.join("encoder_q.safetensors");
     if theta.exists() && phi.exists() {
         load_module(&mut model.encoder_theta, &theta, "data_bn.weight", None)?;
         load_module(&mut model.encoder_phi, &phi, "data_bn.weight", None)?;
+    } else if single.exists() {
+        // A single-encoder method (SkeletonCLR): both branches start from its encoder. With
+        // `fusion = "average"` and frozen encoders the classifier is that encoder's own
+        // linear probe (the average of two equal features is the feature).
+        load_module(&mut model.encoder_theta, &single, "data_bn.weight", None)?;
+        load_module(&mut model.encoder_phi, &single, "data_bn.weight", None)?;
+        return Ok(format!(
+            "encoders: both branches from the single encoder of {}",
+            single.display()
+        ));
     } else if classifier.exists() {
         load_module(
             &mut model.encoder_theta,
@@ -491,7 +502,7 @@ fn load_encoders(cfg: &DownstreamConfig, model: &mut AsmaClassifier) -> Result<S
     } else {
         return Err(TrainError::Checkpoint {
             path: from.clone(),
-            msg: "neither encoder_theta/phi.safetensors (a pre-training run) nor classifier.safetensors (a classifier run) is here".into(),
+            msg: "neither encoder_theta/phi.safetensors (an ASMa pre-training run), encoder_q.safetensors (a SkeletonCLR run) nor classifier.safetensors (a classifier run) is here".into(),
         });
     }
     Ok(format!("encoders: loaded from {}", from.display()))

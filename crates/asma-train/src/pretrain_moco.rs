@@ -1,0 +1,365 @@
+//! The MoCo-family pre-training loop: SkeletonCLR (`method = "skeletonclr"`;
+//! `LinguoLi/CrosSCLR`, `processor/pretrain_skeletonclr.py`) and AimCLR (`method =
+//! "aimclr"`; `Levigty/AimCLR`, `processor/pretrain_aimclr.py`). Per batch a query and a key
+//! view, each with its own augmentation draws (per sample in the presets), AimCLR's extreme
+//! view, and with `masking.plugin = "asma"` ASMa's masked views as extra queries
+//! ([`asma_model::moco`]). One step: momentum update of the key encoder, the loss, the
+//! optimiser step (SGD with momentum and step decay in the presets), the keys into the queue.
+//!
+//! The loop shares the ASMa loop's run directory, checkpoints, exact resume (the queue is part
+//! of the checkpointed model; its write position is `(step · batch) mod K`, whole batches
+//! only), k-NN monitor with both baselines, and `metrics.jsonl`. One device.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use asma_data::loader::{Batch, Loader, SkeletonDataset};
+use asma_data::splits::Part;
+use asma_model::burn::module::Module;
+use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
+use asma_model::burn::tensor::{Device, Tensor};
+use asma_model::moco::{EnergyDrop, ExtremeView, MocoModel, MocoModelConfig, QueryView};
+use asma_model::weights::save_module;
+use serde::Serialize;
+
+use crate::checkpoint::{save_model_and_optim, RunDir, TrainState};
+use crate::config::{Method, PretrainConfig};
+use crate::diagnostics::FeatureDiagnostics;
+use crate::error::TrainError;
+use crate::features::to_tensor;
+use crate::metrics::MetricsLog;
+use crate::pretrain::{
+    knn_eval_encoders, loader_config, open_run, read_parts, recalibrated, seed_step, Baseline,
+    EncoderEvaluation, PretrainOutcome, Progress,
+};
+
+/// One line of `metrics.jsonl` of a SkeletonCLR run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContrastiveEpochMetrics {
+    pub epoch: usize,
+    pub lr: f64,
+    /// Mean total loss over the epoch's batches (the sum over query views).
+    pub loss: f64,
+    /// Mean InfoNCE per query view: MoCo's own query first, then the plug-in's views.
+    pub queries: Vec<f64>,
+    /// AimCLR's D³M term (mean).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ddm: Option<f64>,
+    /// AimCLR's nearest-neighbour mining was on.
+    pub mining: bool,
+    /// Share of MoCo's own queries whose positive key has the largest logit.
+    pub accuracy: f64,
+    pub batches: usize,
+    pub samples_per_s: f64,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knn: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeatureDiagnostics>,
+    /// The evaluation with BatchNorm statistics re-estimated on the training split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recalibrated: Option<EncoderEvaluation>,
+}
+
+/// An epoch's sums of [`StepLog`]s.
+#[derive(Debug, Default)]
+struct Sums {
+    total: f64,
+    queries: Vec<f64>,
+    ddm: Option<f64>,
+    accuracy: f64,
+}
+
+impl Sums {
+    fn add(&mut self, log: &StepLog) {
+        self.total += f64::from(log.total);
+        self.accuracy += f64::from(log.accuracy);
+        self.queries.resize(log.queries.len(), 0.0);
+        for (s, q) in self.queries.iter_mut().zip(&log.queries) {
+            *s += f64::from(*q);
+        }
+        if let Some(d) = log.ddm {
+            *self.ddm.get_or_insert(0.0) += f64::from(d);
+        }
+    }
+}
+
+/// The model configuration of a MoCo-family run: `model.encoder` and `moco`.
+pub fn model_config(cfg: &PretrainConfig) -> MocoModelConfig {
+    MocoModelConfig {
+        encoder: cfg.model.encoder.clone(),
+        moco: cfg.moco.clone(),
+    }
+}
+
+fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+    let bs = cfg.optim.batch_size;
+    if cfg.optim.epochs == 0 || bs == 0 {
+        return Err(TrainError::Config(
+            "optim.epochs and optim.batch_size must be ≥ 1".into(),
+        ));
+    }
+    if !cfg.optim.drop_last || !cfg.moco.queue_size.is_multiple_of(bs) {
+        return Err(TrainError::Config(format!(
+            "{:?}: the queue takes whole batches: set optim.drop_last = true and a moco.queue_size that is a multiple of optim.batch_size ({} % {bs} ≠ 0 or drop_last off)",
+            cfg.method,
+            cfg.moco.queue_size
+        )));
+    }
+    if cfg.run.device_names().len() > 1 {
+        return Err(TrainError::Config(
+            "run.devices: the MoCo-family methods train on one device".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What one step logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLog {
+    pub total: f32,
+    /// InfoNCE per query view.
+    pub queries: Vec<f32>,
+    /// AimCLR's D³M term.
+    pub ddm: Option<f32>,
+    pub accuracy: f32,
+}
+
+/// One optimiser step of a MoCo-family method: the key encoder's momentum update, the loss
+/// of the query views (MoCo's own first, then the plug-in's) and, for AimCLR, the extreme
+/// view against the keys, the optimiser step, the keys into the queue at `ptr`.
+pub fn train_step(
+    model: MocoModel,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    queries: Vec<QueryView>,
+    key: Tensor<5>,
+    extreme: Option<ExtremeView>,
+    ptr: usize,
+) -> Result<(MocoModel, StepLog), TrainError> {
+    let model = model.momentum_update();
+    let loss = model.loss(queries, key, extreme);
+    let mut logged = vec![loss.total.clone().detach(), loss.accuracy];
+    logged.extend(loss.ddm.iter().map(|d| d.clone().detach()));
+    logged.extend(loss.per_view.iter().map(|l| l.clone().detach()));
+    let parts = read_parts(Tensor::cat(logged, 0))?;
+    let has_ddm = loss.ddm.is_some() as usize;
+    let log = StepLog {
+        total: parts[0],
+        accuracy: parts[1],
+        ddm: (has_ddm == 1).then(|| parts[2]),
+        queries: parts[2 + has_ddm..].to_vec(),
+    };
+    let grads = GradientsParams::from_grads(loss.total.backward(), &model);
+    let model = optim.step(lr, model, grads);
+    Ok((model.enqueue(loss.keys, ptr), log))
+}
+
+/// The query views, the key and AimCLR's extreme view of a batch on `device` (views as
+/// [`loader_config`] orders them).
+fn batch_views(
+    batch: Batch,
+    device: &Device,
+    extreme: Option<(EnergyDrop, Option<usize>)>,
+) -> (Vec<QueryView>, Tensor<5>, Option<ExtremeView>) {
+    let mut views = batch.views.into_iter();
+    let query = views.next().expect("a query view");
+    let key = to_tensor(views.next().expect("a key view"), device);
+    let extreme = extreme.map(|(drop, mining_topk)| ExtremeView {
+        x: to_tensor(views.next().expect("an extreme view"), device),
+        drop,
+        mining_topk,
+    });
+    let queries = std::iter::once(query)
+        .chain(views)
+        .map(|v| {
+            let keep = (!v.joints.removed.is_empty()).then(|| v.joints.kept.clone());
+            QueryView {
+                x: to_tensor(v, device),
+                keep_joints: keep,
+            }
+        })
+        .collect();
+    (queries, key, extreme)
+}
+
+/// Runs (or, with `resume`, continues) SkeletonCLR pre-training in `cfg.run.dir`; see
+/// [`crate::pretrain::pretrain`], which calls it for `method = "skeletonclr"`.
+pub fn pretrain(
+    cfg: &PretrainConfig,
+    resume: bool,
+    stop: &AtomicBool,
+    progress: &dyn Fn(Progress),
+) -> Result<PretrainOutcome, TrainError> {
+    check(cfg)?;
+    let run = RunDir::new(&cfg.run.dir);
+    std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
+    let base = cfg.run.resolve_devices(cfg.optim.batch_size)?.remove(0);
+    let ad = base.clone().autodiff();
+    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
+    train.check_num_classes(cfg.data.num_classes)?;
+    let val = match cfg.knn.every {
+        0 => None,
+        _ => Some(Arc::new(SkeletonDataset::open_split(
+            &cfg.data.dir,
+            Part::Val,
+        )?)),
+    };
+    let loader = Loader::new(train.clone(), loader_config(cfg))?;
+    if loader.batches_per_epoch() == 0 {
+        return Err(TrainError::Config(format!(
+            "the training split has {} clips, fewer than one batch of {}",
+            train.len(),
+            cfg.optim.batch_size
+        )));
+    }
+
+    ad.seed(cfg.run.seed);
+    let mut model = model_config(cfg).init(&ad);
+    let mut optim = cfg.optim.optimizer();
+    let metrics = MetricsLog::new(&run.metrics());
+    let (mut state, fresh) = open_run(
+        &run, cfg, resume, &mut model, &mut optim, &metrics, progress,
+    )?;
+    let evaluate = |model: &MocoModel, recalibrate: bool| {
+        let val = val.as_ref().expect("opened when knn.every > 0");
+        let encoder = &model.encoder_q.encoder;
+        let (each, _) = match recalibrate {
+            false => knn_eval_encoders(&[encoder], cfg, &train, val, &base)?,
+            true => {
+                let [copy] = recalibrated([encoder], cfg, &train, &ad)?;
+                knn_eval_encoders(&[&copy], cfg, &train, val, &base)?
+            }
+        };
+        Ok::<_, TrainError>(each[0])
+    };
+    if fresh && cfg.knn.every > 0 && cfg.knn.at_start {
+        for (baseline, recalibrate) in [
+            (Baseline::Random, false),
+            (Baseline::RandomBnEstimated, true),
+        ] {
+            let e = evaluate(&model, recalibrate)?;
+            metrics.append(&serde_json::json!({
+                "epoch": null, "init": baseline, "knn": e.knn, "features": e.features
+            }))?;
+            progress(Progress::EncoderKnnAtStart(baseline, e));
+        }
+    }
+
+    // AimCLR's drop, and its mining in the epochs after `mining_epoch`.
+    let aimclr = |epoch: usize| {
+        (cfg.method == Method::Aimclr).then(|| {
+            let a = &cfg.aimclr;
+            let drop = EnergyDrop {
+                keep_prob: a.keep_prob,
+                e_lambda: a.e_lambda,
+            };
+            (drop, (epoch > a.mining_epoch).then_some(a.topk))
+        })
+    };
+    let schedule = cfg.optim.schedule();
+    let batches = loader.batches_per_epoch();
+    let k = cfg.moco.queue_size;
+    let bs = cfg.optim.batch_size;
+    while state.epoch < cfg.optim.epochs {
+        let epoch = state.epoch;
+        let lr = schedule.lr(epoch);
+        let order = loader.order(epoch as u64);
+        let started = Instant::now();
+        let mut sums = Sums::default();
+        let (mut seen_batches, mut samples) = (0usize, 0usize);
+        for b in state.batch..batches {
+            let batch = loader.batch(epoch as u64, &order, b)?;
+            samples += batch.samples.len();
+            seed_step(&ad, cfg.run.seed, state.step);
+            let (queries, key, extreme) = batch_views(batch, &ad, aimclr(epoch));
+            let ptr = (state.step * bs) % k;
+            let (m, log) = train_step(model, &mut optim, lr, queries, key, extreme, ptr)?;
+            model = m;
+            if !log.total.is_finite() {
+                return Err(TrainError::NonFinite {
+                    epoch,
+                    step: state.step,
+                    value: log.total,
+                    run: run.root.clone(),
+                });
+            }
+            sums.add(&log);
+            seen_batches += 1;
+            state.step += 1;
+            state.batch = b + 1;
+            progress(Progress::Batch {
+                epoch,
+                batch: b,
+                batches,
+                loss: f64::from(log.total),
+            });
+            if stop.load(Ordering::SeqCst) && state.batch < batches {
+                save_checkpoint(&run, &model, &optim, state)?;
+                return Ok(PretrainOutcome {
+                    state,
+                    interrupted: true,
+                    last: None,
+                });
+            }
+        }
+        state.epoch += 1;
+        state.batch = 0;
+        let seconds = started.elapsed().as_secs_f64();
+        let n = seen_batches.max(1) as f64;
+        let knn_due = cfg.knn.every > 0
+            && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
+        let (kept, recal) = match knn_due {
+            true => (
+                Some(evaluate(&model, false)?),
+                match cfg.knn.recalibrate {
+                    true => Some(evaluate(&model, true)?),
+                    false => None,
+                },
+            ),
+            false => (None, None),
+        };
+        let m = ContrastiveEpochMetrics {
+            epoch,
+            lr,
+            loss: sums.total / n,
+            queries: sums.queries.iter().map(|s| s / n).collect(),
+            ddm: sums.ddm.map(|s| s / n),
+            mining: aimclr(epoch).is_some_and(|(_, mining)| mining.is_some()),
+            accuracy: sums.accuracy / n,
+            batches: seen_batches,
+            samples_per_s: samples as f64 / seconds.max(1e-9),
+            seconds,
+            knn: kept.map(|e| e.knn),
+            features: kept.map(|e| e.features),
+            recalibrated: recal,
+        };
+        save_checkpoint(&run, &model, &optim, state)?;
+        metrics.append(&m)?;
+        progress(Progress::ContrastiveEpoch(Box::new(m)));
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    Ok(PretrainOutcome {
+        interrupted: state.epoch < cfg.optim.epochs,
+        state,
+        last: None,
+    })
+}
+
+fn save_checkpoint(
+    run: &RunDir,
+    model: &MocoModel,
+    optim: &ModuleOptimizer,
+    state: TrainState,
+) -> Result<(), TrainError> {
+    // `valid()` syncs the BatchNorm statistics burn keeps per thread (see the ASMa loop).
+    let model = &model.valid();
+    run.write_checkpoint(state, |dir| save_model_and_optim(model, optim, dir))?;
+    // The user-facing export: the query encoder, PyTorch-named, which the downstream
+    // commands load (`init.from`).
+    save_module(&model.encoder_q.encoder, &run.encoder("q"))?;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+"""Make the SkeletonCLR and AimCLR parity fixtures of asma-train from the PyTorch reference
+(`moco_reference.py`).
+
+    pip install torch safetensors numpy
+    python3 tools/reference/make_moco_fixtures.py [crates/asma-train/tests/fixtures]
+
+Writes `skeletonclr/` and `aimclr/` there. A small SkeletonCLR (hidden_channels 4, hidden_dim 16, feature_dim 8, queue 8, momentum 0.9 so
+that the key encoder visibly moves) runs three SGD steps (lr 0.1, momentum 0.9, weight decay
+1e-4) on batches of 4 clips; step 1 adds two plug-in query views (fewer frames, fewer joints).
+The queue wraps at step 2. BatchNorm in training mode, dropout off (random draws cannot be
+compared across frameworks). AimCLR's fixtures add an extreme view per step (`step{i}_e.npy`,
+with a larger spread so that the energy-based drop removes entries and joints), its D³M term,
+and nearest-neighbour mining (top-1) at step 2.
+
+Each folder holds `init.safetensors` (the state_dict before step 0), `final.safetensors`
+(after step 2), the inputs `step{i}_q.npy`, `step{i}_k.npy`, `step1_extra{j}.npy`, and
+`expected.json` (losses per query view, the D³M term and the accuracy per step, the plug-in
+views' kept joints).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_model_fixtures import make_input, perturb_bn_affine  # noqa: E402
+from moco_reference import AimCLR, SkeletonCLR, sgd  # noqa: E402
+
+T = 20
+EXTRA = [
+    # (frames kept, joints kept)
+    (list(range(0, T, 2)), [j for j in range(25) if j not in (3, 7, 11, 15, 19, 21, 23)]),
+    (list(range(T - 12)), [j for j in range(25) if j not in (0, 1, 2, 20)]),
+]
+
+
+def state(model):
+    return {k: v.detach().contiguous().clone().float() for k, v in model.state_dict().items()
+            if k != 'queue_ptr' and not k.endswith('.A')}
+
+
+def make(folder, method):
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(7)
+    rng = np.random.default_rng(7)
+    cls = AimCLR if method == 'aimclr' else SkeletonCLR
+    model = cls(feature_dim=8, queue_size=8, momentum=0.9, temperature=0.07,
+                hidden_channels=4, hidden_dim=16, dropout=0.0)
+    perturb_bn_affine(model.encoder_q)
+    with torch.no_grad():
+        for q, k in zip(model.encoder_q.parameters(), model.encoder_k.parameters()):
+            k.copy_(q)
+    model.train()
+    save_file(state(model), os.path.join(folder, 'init.safetensors'))
+    opt = sgd(model, lr=0.1, momentum=0.9, weight_decay=1e-4)
+    expected = {'steps': [], 'extra_keep_joints': [j for _, j in EXTRA]}
+    for step in range(3):
+        im_q = make_input(rng, T)
+        im_k = make_input(rng, T)
+        np.save(os.path.join(folder, f'step{step}_q.npy'), im_q)
+        np.save(os.path.join(folder, f'step{step}_k.npy'), im_k)
+        extra = []
+        if step == 1:
+            for j, (frames, keep) in enumerate(EXTRA):
+                x = make_input(rng, T)[:, :, frames]
+                np.save(os.path.join(folder, f'step1_extra{j}.npy'), x)
+                extra.append((torch.from_numpy(x), keep))
+        record = {}
+        if method == 'aimclr':
+            im_e = (3.0 * make_input(rng, T)).astype(np.float32)
+            np.save(os.path.join(folder, f'step{step}_e.npy'), im_e)
+            topk = 1 if step == 2 else None
+            losses, ddm, accuracy = model(torch.from_numpy(im_e), torch.from_numpy(im_q),
+                                          torch.from_numpy(im_k), extra, topk)
+            total = sum(losses) + ddm
+            record.update(ddm=float(ddm), mining=topk)
+        else:
+            losses, accuracy = model(torch.from_numpy(im_q), torch.from_numpy(im_k), extra)
+            total = sum(losses)
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        record.update(losses=[float(l) for l in losses], accuracy=float(accuracy))
+        expected['steps'].append(record)
+    save_file(state(model), os.path.join(folder, 'final.safetensors'))
+    with open(os.path.join(folder, 'expected.json'), 'w') as f:
+        json.dump(expected, f, indent=1)
+    print(method, json.dumps(expected['steps']))
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else 'crates/asma-train/tests/fixtures'
+    for method in ('skeletonclr', 'aimclr'):
+        make(os.path.join(root, method), method)
+
+
+if __name__ == '__main__':
+    main()
