@@ -276,18 +276,7 @@ pub fn pretrain(
     }
     let base = devices[0].clone();
     let ad = base.clone().autodiff();
-
-    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
-    train.check_num_classes(cfg.data.num_classes)?;
-    // The k-NN monitor's test side, opened once for the run.
-    let val = match cfg.knn.every {
-        0 => None,
-        _ => Some(Arc::new(SkeletonDataset::open_split(
-            &cfg.data.dir,
-            Part::Val,
-        )?)),
-    };
-    let loader = Loader::new(train.clone(), loader_config(cfg))?;
+    let Data { train, val, loader } = open_data(cfg)?;
 
     ad.seed(cfg.run.seed);
     let mut model: AsmaPretrainModel = cfg.model.init(&ad);
@@ -369,7 +358,7 @@ pub fn pretrain(
                 loss: value,
             });
             if stop.load(Ordering::SeqCst) && state.batch < batches {
-                save_checkpoint(&run, &model, &optim, state)?;
+                save_asma_checkpoint(&run, &model, &optim, state)?;
                 return Ok(PretrainOutcome {
                     state,
                     interrupted: true,
@@ -381,9 +370,7 @@ pub fn pretrain(
         state.batch = 0;
         let seconds = started.elapsed().as_secs_f64();
         let n = seen_batches.max(1) as f64;
-        let knn_due = cfg.knn.every > 0
-            && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
-        let (eval, recalibrated) = if knn_due {
+        let (eval, recalibrated) = if knn_due(cfg, state.epoch) {
             let val = val.as_ref().expect("opened when knn.every > 0");
             let kept = knn_eval_as_is(&model, cfg, &train, val, &base)?;
             let recalibrated = match cfg.knn.recalibrate {
@@ -418,7 +405,7 @@ pub fn pretrain(
             features: eval.map(|e| e.features),
             recalibrated,
         };
-        save_checkpoint(&run, &model, &optim, state)?;
+        save_asma_checkpoint(&run, &model, &optim, state)?;
         metrics.append(&m)?;
         progress(Progress::Epoch(Box::new(m.clone())));
         last = Some(m);
@@ -530,6 +517,44 @@ pub(crate) fn read_parts(logged: Tensor<1>) -> Result<Vec<f32>, TrainError> {
         .map_err(|e| TrainError::Config(format!("reading the loss: {e:?}")))
 }
 
+/// A pre-training run's data.
+pub(crate) struct Data {
+    pub train: Arc<SkeletonDataset>,
+    /// The k-NN monitor's test side (with `knn.every > 0`), opened once for the run.
+    pub val: Option<Arc<SkeletonDataset>>,
+    pub loader: Loader,
+}
+
+/// Opens `cfg.data.dir`'s splits and the training loader, checked: the class count, at
+/// least one batch per epoch.
+pub(crate) fn open_data(cfg: &PretrainConfig) -> Result<Data, TrainError> {
+    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
+    train.check_num_classes(cfg.data.num_classes)?;
+    let val = match cfg.knn.every {
+        0 => None,
+        _ => Some(Arc::new(SkeletonDataset::open_split(
+            &cfg.data.dir,
+            Part::Val,
+        )?)),
+    };
+    let loader = Loader::new(train.clone(), loader_config(cfg))?;
+    if loader.batches_per_epoch() == 0 {
+        return Err(TrainError::Config(format!(
+            "the training split has {} clips, fewer than one batch of {} (optim.drop_last is on)",
+            train.len(),
+            cfg.optim.batch_size
+        )));
+    }
+    Ok(Data { train, val, loader })
+}
+
+/// Whether the k-NN monitor runs after `epochs_done` epochs: every `knn.every`, and after the
+/// last.
+pub(crate) fn knn_due(cfg: &PretrainConfig, epochs_done: usize) -> bool {
+    cfg.knn.every > 0
+        && (epochs_done.is_multiple_of(cfg.knn.every) || epochs_done == cfg.optim.epochs)
+}
+
 /// Resumes the run in `run` from its latest checkpoint (into `model` and `optim`, checked
 /// against the saved `config.json`: same method, model and stream) or starts it afresh
 /// (writes `config.json`, clears `metrics.jsonl`). Returns where training continues and
@@ -580,20 +605,34 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
     })
 }
 
-fn save_checkpoint(
+/// Writes the checkpoint (parameters, BatchNorm statistics, optimiser state) and then
+/// `export`s the user-facing weights (PyTorch-named encoders) of the synced model.
+pub(crate) fn save_checkpoint<M: Module + ModuleSnapshot>(
     run: &RunDir,
-    model: &AsmaPretrainModel,
+    model: &M,
     optim: &ModuleOptimizer,
     state: TrainState,
+    export: impl FnOnce(&M) -> Result<(), asma_model::ModelError>,
 ) -> Result<(), TrainError> {
     // burn keeps the latest BatchNorm running statistics per thread until a sync; `valid()`
     // syncs them (a plain save would store the statistics of one step earlier).
     let model = &model.valid();
     run.write_checkpoint(state, |dir| save_model_and_optim(model, optim, dir))?;
-    // The user-facing exports, PyTorch-named.
-    save_module(&model.theta.encoder, &run.encoder("theta"))?;
-    save_module(&model.phi.encoder, &run.encoder("phi"))?;
+    export(model)?;
     Ok(())
+}
+
+/// ASMa's exports: `encoder_theta.safetensors`, `encoder_phi.safetensors`.
+fn save_asma_checkpoint(
+    run: &RunDir,
+    model: &AsmaPretrainModel,
+    optim: &ModuleOptimizer,
+    state: TrainState,
+) -> Result<(), TrainError> {
+    save_checkpoint(run, model, optim, state, |m| {
+        save_module(&m.theta.encoder, &run.encoder("theta"))?;
+        save_module(&m.phi.encoder, &run.encoder("phi"))
+    })
 }
 
 /// [`knn_eval`] of the model's encoders with the BatchNorm statistics they have.

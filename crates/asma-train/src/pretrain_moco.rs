@@ -11,30 +11,27 @@
 //! only), k-NN monitor with both baselines, and `metrics.jsonl`. One device.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
-use asma_data::loader::{Batch, Loader, SkeletonDataset};
-use asma_data::splits::Part;
-use asma_model::burn::module::Module;
+use asma_data::loader::Batch;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
 use asma_model::burn::tensor::{Device, Tensor};
 use asma_model::moco::{EnergyDrop, ExtremeView, MocoModel, MocoModelConfig, QueryView};
 use asma_model::weights::save_module;
 use serde::Serialize;
 
-use crate::checkpoint::{save_model_and_optim, RunDir, TrainState};
+use crate::checkpoint::{RunDir, TrainState};
 use crate::config::{Method, PretrainConfig};
 use crate::diagnostics::FeatureDiagnostics;
 use crate::error::TrainError;
 use crate::features::to_tensor;
 use crate::metrics::MetricsLog;
 use crate::pretrain::{
-    knn_eval_encoders, loader_config, open_run, read_parts, recalibrated, seed_step, Baseline,
-    EncoderEvaluation, PretrainOutcome, Progress,
+    knn_due, knn_eval_encoders, open_data, open_run, read_parts, recalibrated, save_checkpoint,
+    seed_step, Baseline, Data, EncoderEvaluation, PretrainOutcome, Progress,
 };
 
-/// One line of `metrics.jsonl` of a SkeletonCLR run.
+/// One line of `metrics.jsonl` of a SkeletonCLR or AimCLR run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContrastiveEpochMetrics {
     pub epoch: usize,
@@ -157,7 +154,7 @@ pub fn train_step(
 }
 
 /// The query views, the key and AimCLR's extreme view of a batch on `device` (views as
-/// [`loader_config`] orders them).
+/// [`crate::pretrain::loader_config`] orders them).
 fn batch_views(
     batch: Batch,
     device: &Device,
@@ -184,8 +181,8 @@ fn batch_views(
     (queries, key, extreme)
 }
 
-/// Runs (or, with `resume`, continues) SkeletonCLR pre-training in `cfg.run.dir`; see
-/// [`crate::pretrain::pretrain`], which calls it for `method = "skeletonclr"`.
+/// Runs (or, with `resume`, continues) SkeletonCLR or AimCLR pre-training in `cfg.run.dir`;
+/// see [`crate::pretrain::pretrain`], which calls it for these methods.
 pub fn pretrain(
     cfg: &PretrainConfig,
     resume: bool,
@@ -197,23 +194,7 @@ pub fn pretrain(
     std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
     let base = cfg.run.resolve_devices(cfg.optim.batch_size)?.remove(0);
     let ad = base.clone().autodiff();
-    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
-    train.check_num_classes(cfg.data.num_classes)?;
-    let val = match cfg.knn.every {
-        0 => None,
-        _ => Some(Arc::new(SkeletonDataset::open_split(
-            &cfg.data.dir,
-            Part::Val,
-        )?)),
-    };
-    let loader = Loader::new(train.clone(), loader_config(cfg))?;
-    if loader.batches_per_epoch() == 0 {
-        return Err(TrainError::Config(format!(
-            "the training split has {} clips, fewer than one batch of {}",
-            train.len(),
-            cfg.optim.batch_size
-        )));
-    }
+    let Data { train, val, loader } = open_data(cfg)?;
 
     ad.seed(cfg.run.seed);
     let mut model = model_config(cfg).init(&ad);
@@ -296,7 +277,7 @@ pub fn pretrain(
                 loss: f64::from(log.total),
             });
             if stop.load(Ordering::SeqCst) && state.batch < batches {
-                save_checkpoint(&run, &model, &optim, state)?;
+                save_moco_checkpoint(&run, &model, &optim, state)?;
                 return Ok(PretrainOutcome {
                     state,
                     interrupted: true,
@@ -308,9 +289,7 @@ pub fn pretrain(
         state.batch = 0;
         let seconds = started.elapsed().as_secs_f64();
         let n = seen_batches.max(1) as f64;
-        let knn_due = cfg.knn.every > 0
-            && (state.epoch % cfg.knn.every == 0 || state.epoch == cfg.optim.epochs);
-        let (kept, recal) = match knn_due {
+        let (kept, recal) = match knn_due(cfg, state.epoch) {
             true => (
                 Some(evaluate(&model, false)?),
                 match cfg.knn.recalibrate {
@@ -335,7 +314,7 @@ pub fn pretrain(
             features: kept.map(|e| e.features),
             recalibrated: recal,
         };
-        save_checkpoint(&run, &model, &optim, state)?;
+        save_moco_checkpoint(&run, &model, &optim, state)?;
         metrics.append(&m)?;
         progress(Progress::ContrastiveEpoch(Box::new(m)));
         if stop.load(Ordering::SeqCst) {
@@ -349,17 +328,15 @@ pub fn pretrain(
     })
 }
 
-fn save_checkpoint(
+/// The checkpoint, and the query encoder as `encoder_q.safetensors` (PyTorch-named), which
+/// the downstream commands load (`init.from`).
+fn save_moco_checkpoint(
     run: &RunDir,
     model: &MocoModel,
     optim: &ModuleOptimizer,
     state: TrainState,
 ) -> Result<(), TrainError> {
-    // `valid()` syncs the BatchNorm statistics burn keeps per thread (see the ASMa loop).
-    let model = &model.valid();
-    run.write_checkpoint(state, |dir| save_model_and_optim(model, optim, dir))?;
-    // The user-facing export: the query encoder, PyTorch-named, which the downstream
-    // commands load (`init.from`).
-    save_module(&model.encoder_q.encoder, &run.encoder("q"))?;
-    Ok(())
+    save_checkpoint(run, model, optim, state, |m| {
+        save_module(&m.encoder_q.encoder, &run.encoder("q"))
+    })
 }

@@ -243,16 +243,7 @@ fn two_cpu_replicas_resume_exactly_and_need_two_samples_per_shard() {
     assert!(straight.iter().all(|l| l.is_finite() && *l > 0.0));
 
     let b = tmp.path().join("b");
-    let stop = AtomicBool::new(false);
-    let out = pretrain(&cfg(&b), false, &stop, &|p| {
-        if let Progress::Batch {
-            epoch: 1, batch: 0, ..
-        } = p
-        {
-            stop.store(true, Ordering::SeqCst);
-        }
-    })
-    .unwrap();
+    let out = run_stopping_after_epoch_1_batch_0(&cfg(&b));
     assert_eq!((out.state.epoch, out.state.batch), (1, 1));
     pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
     // The resumed epoch's logged loss covers its batches after the resume only (as with one
@@ -377,6 +368,22 @@ fn no_masking_is_barlow_twins_between_augmented_views_and_needs_augmentation() {
     assert!(e.contains("masking.theta") && e.contains("augment"), "{e}");
 }
 
+/// A fresh run stopped after batch 0 of epoch 1 (0-based).
+fn run_stopping_after_epoch_1_batch_0(
+    cfg: &PretrainConfig,
+) -> asma_train::pretrain::PretrainOutcome {
+    let stop = AtomicBool::new(false);
+    pretrain(cfg, false, &stop, &|p| {
+        if let Progress::Batch {
+            epoch: 1, batch: 0, ..
+        } = p
+        {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap()
+}
+
 /// A small MoCo-family run with ASMa's plug-in: SkeletonCLR's recipe (per-sample crop and
 /// shear, SGD, a ×0.1 step after epoch 1).
 fn moco_config(data: &Path, run: &Path, method: asma_train::config::Method) -> PretrainConfig {
@@ -423,16 +430,7 @@ fn skeletonclr_with_the_plugin_resumes_exactly() {
     assert!(a.join("encoder_q.safetensors").exists());
 
     let b = tmp.path().join("b");
-    let stop = AtomicBool::new(false);
-    let out = pretrain(&cfg(&b), false, &stop, &|p| {
-        if let Progress::Batch {
-            epoch: 1, batch: 0, ..
-        } = p
-        {
-            stop.store(true, Ordering::SeqCst);
-        }
-    })
-    .unwrap();
+    let out = run_stopping_after_epoch_1_batch_0(&cfg(&b));
     assert_eq!((out.state.epoch, out.state.batch), (1, 1));
     pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
     let (la, lb) = (losses(&a), losses(&b));
