@@ -1,6 +1,6 @@
-"""PyTorch reference of asma's ST-GCN encoder and Barlow Twins head (METHOD.md §3, §6.1).
+"""PyTorch reference of asma's ST-GCN encoder and Barlow Twins head (docs/METHOD.md §3, §6.1).
 
-Written from METHOD.md and from reading the structure of PSTL/AimCLR (`module/gcn/st_gcn.py`,
+Written from docs/METHOD.md and from reading the structure of PSTL/AimCLR (`module/gcn/st_gcn.py`,
 `utils/graph.py`, `utils/tgcn.py`, `model.py` of YujieOuO/PSTL). Module names are chosen so that
 `StgcnEncoder().state_dict()` has exactly PSTL's keys (`A`, `data_bn.*`,
 `st_gcn_networks.{i}.gcn.conv.*`, `.tcn.{0,2,3}.*`, `.residual.{0,1}.*`, `edge_importance.{i}`)

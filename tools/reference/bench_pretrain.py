@@ -1,4 +1,4 @@
-"""Time one ASMa encoder pre-training step (METHOD.md §4.3, §6.1–6.3) in PyTorch on CPU.
+"""Time one ASMa encoder pre-training step (docs/METHOD.md §4.3, §6.1–6.3) in PyTorch on CPU.
 
     pip install torch numpy
     python3 tools/reference/bench_pretrain.py --batch 32 --threads 2 --proj-dim 6144

@@ -1,4 +1,4 @@
-"""Reference for asma's frame50 preparation (METHOD.md §2.1-2.2), in NumPy + OpenCV.
+"""Reference for asma's frame50 preparation (docs/METHOD.md §2.1-2.2), in NumPy + OpenCV.
 
 Written from the description of AimCLR's `tools/ntu_gendata.py` (first two bodies per frame,
 zero-padded to 300 frames) and `feeder/preprocess_ntu.py` / `NTUMotionProcessor`

@@ -201,7 +201,7 @@ def make_classifier_fixtures(folder, rng, report):
 
 README = """# asma-model parity fixtures
 
-Made by the PyTorch reference `tools/reference/asma_reference.py` (METHOD.md §3, §6.1) with
+Made by the PyTorch reference `tools/reference/asma_reference.py` (docs/METHOD.md §3, §6.1) with
 
     pip install torch safetensors numpy
     python3 tools/reference/make_model_fixtures.py crates/asma-model/tests/fixtures
@@ -277,7 +277,7 @@ affine-free BN1d that the loss applies in training mode; its running statistics 
 
 ## classifier/
 
-`AsmaClassifier(5, fusion, hidden_channels=4, hidden_dim=32)` of `asma_reference.py` (METHOD.md
+`AsmaClassifier(5, fusion, hidden_channels=4, hidden_dim=32)` of `asma_reference.py` (docs/METHOD.md
 §7.1) for `fusion` = `cross_attention` and `average`: small encoders so the files stay small
 (the encoder itself is checked at full size above). Edge importance and BN affine perturbed as
 above, fc bias N(0, 0.1), BN running statistics from two train-mode passes; eval mode.

@@ -109,7 +109,7 @@ def same(a, b):
 def main():
     os.makedirs(OUT, exist_ok=True)
 
-    # --- label pickles (DATA.md §3a) ---------------------------------------------------
+    # --- label pickles (docs/DATA.md §3a) ---------------------------------------------------
     for p in (2, 3, 4, 5):
         write(f"labels_p{p}.pkl", pickle.dumps((NAMES, LABELS), protocol=p))
     for p in (2, 4):
@@ -143,7 +143,7 @@ def main():
     for p in range(6):
         write(f"misc_p{p}.pkl", pickle.dumps(misc, protocol=p))
 
-    # --- pyskl / mmaction2 annotation files (DATA.md §3c) --------------------------------
+    # --- pyskl / mmaction2 annotation files (docs/DATA.md §3c) --------------------------------
     anno = pyskl_dict()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy.core is deprecated under NumPy 2

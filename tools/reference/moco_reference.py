@@ -7,7 +7,7 @@ in `fc`, so `SkeletonCLR().state_dict()` has the reference's keys: `encoder_q.da
 `encoder_q.st_gcn_networks.*`, `encoder_q.edge_importance.*`, `encoder_q.fc.{0,2}.*`, the same
 for `encoder_k`, `queue` and `queue_ptr`.
 
-The plug-in (METHOD.md §6.5, a [CHOICE] of asma): extra query views, shortened by ASMa's masks,
+The plug-in (docs/METHOD.md §6.5, a [CHOICE] of asma): extra query views, shortened by ASMa's masks,
 each scored by InfoNCE against the same keys and queue; the loss is the sum over query views.
 With no extra view this is SkeletonCLR's step exactly.
 

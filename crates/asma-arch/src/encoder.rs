@@ -1,11 +1,11 @@
-//! The ST-GCN encoder's layer table (METHOD.md §3.3: PSTL's 16-channel encoder of AimCLR and
-//! CrosSCLR, Yan et al., AAAI 2018) and the distillation students' (METHOD.md §8), as data.
+//! The ST-GCN encoder's layer table (docs/METHOD.md §3.3: PSTL's 16-channel encoder of AimCLR and
+//! CrosSCLR, Yan et al., AAAI 2018) and the distillation students' (docs/METHOD.md §8), as data.
 
 use serde::{Deserialize, Serialize};
 
 use crate::forms::{ConvImpl, NormImpl};
 
-/// Encoder hyper-parameters; the defaults are PSTL's (METHOD.md §3.3).
+/// Encoder hyper-parameters; the defaults are PSTL's (docs/METHOD.md §3.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StgcnEncoderConfig {
@@ -28,7 +28,7 @@ pub struct StgcnEncoderConfig {
     /// ([`NormImpl::resolve`]).
     pub batch_norm: NormImpl,
     /// `[out_channels, stride]` per block, replacing PSTL's ten-block table when not empty
-    /// (the distillation student, METHOD.md §8). Residuals follow the same rule: none in
+    /// (the distillation student, docs/METHOD.md §8). Residuals follow the same rule: none in
     /// block 1, identity when width and stride stay, 1×1 conv + BN otherwise.
     pub layout: Vec<[usize; 2]>,
 }
@@ -66,7 +66,7 @@ impl StgcnEncoderConfig {
         Self::default()
     }
 
-    /// The student S5 of METHOD.md §8: 3→32→32→64→64→64 (stride 2 in the last block),
+    /// The student S5 of docs/METHOD.md §8: 3→32→32→64→64→64 (stride 2 in the last block),
     /// 64-d features, 181,205 parameters.
     pub fn student_s5() -> Self {
         Self::student(5)
@@ -87,7 +87,7 @@ impl StgcnEncoderConfig {
         }
     }
 
-    /// The blocks: `layout` when given, else the ten of METHOD.md §3.3.
+    /// The blocks: `layout` when given, else the ten of docs/METHOD.md §3.3.
     pub fn blocks(&self) -> Vec<BlockSpec> {
         if !self.layout.is_empty() {
             let mut input = self.in_channels;

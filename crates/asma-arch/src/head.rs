@@ -1,4 +1,4 @@
-//! The classifier's choice of how the two encoders' features meet (METHOD.md §7).
+//! The classifier's choice of how the two encoders' features meet (docs/METHOD.md §7).
 
 use serde::{Deserialize, Serialize};
 

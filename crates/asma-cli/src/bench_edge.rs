@@ -1,4 +1,4 @@
-//! `asma bench edge`: the paper's edge table (METHOD.md §8 "Edge metrics") for the 3-stream
+//! `asma bench edge`: the paper's edge table (docs/METHOD.md §8 "Edge metrics") for the 3-stream
 //! teacher and the 3-stream student, measured by `asma_edge::bench` (each figure in a fresh
 //! `asma bench edge-worker` process), with the same models run in PyTorch eager and in ONNX
 //! Runtime in the same run (`tools/reference/bench_edge.py`). Without run directories it

@@ -1,4 +1,4 @@
-//! PSTL's pre-training augmentations (METHOD.md §2.4): temporal crop with reflection
+//! PSTL's pre-training augmentations (docs/METHOD.md §2.4): temporal crop with reflection
 //! padding, shear, rotation and left/right flip, as a typed list applied in order.
 //!
 //! Every random parameter is drawn **once per call**, i.e. once per mini-batch and view,
@@ -51,7 +51,7 @@ pub enum Transform {
     },
     /// Sets `joints` distinct joints, drawn uniformly, to zero in every frame, person and
     /// sample. Defined in PSTL but not used by its pre-training; the "random" ablation of
-    /// METHOD.md §5.3 removes joints through [`crate::mask`] instead.
+    /// docs/METHOD.md §5.3 removes joints through [`crate::mask`] instead.
     RandomJointZero {
         /// Number of joints zeroed (PSTL's `mask_joint`: 8).
         #[serde(default = "default_zero_joints")]
@@ -407,7 +407,7 @@ fn draw_rotation_angles(rng: &mut Rng, main_max: f32, other_max: f32) -> [f32; 3
     angles
 }
 
-/// `R_z R_y R_x` for angles in degrees, with METHOD.md §2.4's matrices
+/// `R_z R_y R_x` for angles in degrees, with docs/METHOD.md §2.4's matrices
 /// `R_x = [[1,0,0],[0,c,s],[0,−s,c]]`, `R_y = [[c,0,−s],[0,1,0],[s,0,c]]`,
 /// `R_z = [[c,s,0],[−s,c,0],[0,0,1]]`.
 fn rotation_matrix(angles_deg: [f32; 3]) -> [[f32; 3]; 3] {

@@ -1,5 +1,5 @@
 //! AimCLR's offline reduction of a 300-frame sequence to the "frame50" layout that AimCLR,
-//! CrosSCLR and PSTL train on (METHOD.md §2.2, DATA.md §3a-iii): length rule, centring on
+//! CrosSCLR and PSTL train on (docs/METHOD.md §2.2, docs/DATA.md §3a-iii): length rule, centring on
 //! J21, OpenCV-linear resize in time, per-frame rotation about the vertical axis.
 //!
 //! The arithmetic follows the reference pipeline step by step (f32 where NumPy/OpenCV work

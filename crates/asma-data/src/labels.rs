@@ -1,4 +1,4 @@
-//! The ST-GCN-lineage label pickle (DATA.md §3a): a pickled `(sample_names, labels)` pair,
+//! The ST-GCN-lineage label pickle (docs/DATA.md §3a): a pickled `(sample_names, labels)` pair,
 //! `train_label.pkl` / `val_label.pkl` beside the `.npy` tensors.
 //!
 //! Names are kept as written (`S001C001P001R001A001.skeleton`, or a full path for

@@ -1,5 +1,5 @@
 //! Everything in asma that touches files and samples, with no ML dependency: readers and
-//! writers for every format of DATA.md, the standard splits, the AimCLR "frame50"
+//! writers for every format of docs/DATA.md, the standard splits, the AimCLR "frame50"
 //! preparation, the three streams, PSTL's augmentations, the ASMa masking operators, the
 //! batch loader and the synthetic NTU-format generator.
 

@@ -1,4 +1,4 @@
-//! The masking operators of ASMa (METHOD.md §5.2) and its ablation (§5.3), which include
+//! The masking operators of ASMa (docs/METHOD.md §5.2) and its ablation (§5.3), which include
 //! PSTL's CSM and MATM (§4.1, §4.2) as `High` variants.
 //!
 //! The operators only *choose*: joint operators return the joints to remove and to keep,
@@ -199,19 +199,19 @@ fn draw_from_multiset(multiset: &[usize], draws: usize, rng: &mut Rng) -> Result
     Ok(joints)
 }
 
-/// HighDegJoint (PSTL CSM, METHOD.md §4.1): `draws` entries of [`degree_multiset`],
+/// HighDegJoint (PSTL CSM, docs/METHOD.md §4.1): `draws` entries of [`degree_multiset`],
 /// distinct joints, sorted.
 pub fn high_degree_joints(degrees: &[usize], draws: usize, rng: &mut Rng) -> Result<Vec<usize>> {
     draw_from_multiset(&degree_multiset(degrees), draws, rng)
 }
 
-/// LowDegJoint (METHOD.md §5.2): `draws` entries of [`inverse_degree_multiset`], distinct
+/// LowDegJoint (docs/METHOD.md §5.2): `draws` entries of [`inverse_degree_multiset`], distinct
 /// joints, sorted.
 pub fn low_degree_joints(degrees: &[usize], draws: usize, rng: &mut Rng) -> Result<Vec<usize>> {
     draw_from_multiset(&inverse_degree_multiset(degrees)?, draws, rng)
 }
 
-/// RandomJoint (METHOD.md §5.3): `count` distinct joints of `0..num_joints`, uniformly,
+/// RandomJoint (docs/METHOD.md §5.3): `count` distinct joints of `0..num_joints`, uniformly,
 /// sorted.
 pub fn random_joints(num_joints: usize, count: usize, rng: &mut Rng) -> Result<Vec<usize>> {
     if count > num_joints {
@@ -488,7 +488,7 @@ mod tests {
 
     #[test]
     fn exact_inclusion_matches_the_spec_table() {
-        // METHOD.md §4.1 and §5.2, three decimals.
+        // docs/METHOD.md §4.1 and §5.2, three decimals.
         for (total, w, want) in [
             (48, 4, 0.530),
             (48, 3, 0.429),

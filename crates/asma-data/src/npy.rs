@@ -1,7 +1,7 @@
 //! NumPy `.npy` files (format versions 1.0, 2.0 and 3.0): header parser, memory-mapped
 //! reader, small-array reader and writers, in-house (no ndarray).
 //!
-//! These are the ST-GCN-lineage tensors of DATA.md §3a: `train_data.npy` /
+//! These are the ST-GCN-lineage tensors of docs/DATA.md §3a: `train_data.npy` /
 //! `train_position.npy`, little-endian float32, C order, `(N, 3, T, 25, M)`, 1–11 GB each
 //! (7–20 GB per benchmark), plus AimCLR's int64 `(N, 1)` label files. The big files are
 //! **memory-mapped, never read whole**: [`MmapNpy`] parses the header, checks that the file
@@ -940,7 +940,7 @@ impl MmapNpy {
         Self::from_backing(backing, 0, len, path.to_path_buf(), None)
     }
 
-    /// Opens a skeleton tensor (DATA.md §3a): little-endian float32, C order, 5-D
+    /// Opens a skeleton tensor (docs/DATA.md §3a): little-endian float32, C order, 5-D
     /// `(N, 3, T, 25, M)` with `T ≥ 1` and `M` 1 or 2. The error says what was found.
     pub fn open_skeleton(path: impl AsRef<Path>) -> Result<Self> {
         let npy = Self::open(path)?;

@@ -1,5 +1,5 @@
 //! NumPy `.npz` archives (a ZIP file of `.npy` members): an in-house minimal ZIP reader over
-//! a memory map, a writer, and the CTR-GCN / SGN layout helpers (DATA.md §3b).
+//! a memory map, a writer, and the CTR-GCN / SGN layout helpers (docs/DATA.md §3b).
 //!
 //! `NTU60_CS.npz` holds `x_train`/`x_test` float32 `(N, T = 300, 150)` and `y_train`/`y_test`
 //! one-hot float64 `(N, C)`, written by `np.savez`, i.e. *stored* (uncompressed) members;

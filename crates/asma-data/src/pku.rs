@@ -1,4 +1,4 @@
-//! PKU-MMD Part I and II (DATA.md §3d): the 150-float skeleton files of the long videos,
+//! PKU-MMD Part I and II (docs/DATA.md §3d): the 150-float skeleton files of the long videos,
 //! the comma-separated label rows, the 4-line split files, and cutting one clip per label
 //! row the way AimCLR's `pku_part{1,2}_skeleton.py` does (1-based inclusive frames; body 2
 //! present in a frame only when its 75 values do not sum to zero).

@@ -1,5 +1,5 @@
 //! pyskl / mmaction2 3-D annotation pickles (`ntu60_3danno.pkl`, `ntu120_3danno.pkl`,
-//! mmaction2 1.x `ntu60_3d.pkl`; DATA.md §3c):
+//! mmaction2 1.x `ntu60_3d.pkl`; docs/DATA.md §3c):
 //! `{'split': {name: [frame_dir, ...]}, 'annotations': [{frame_dir, label, total_frames,
 //! keypoint (M, T, V=25, C=3) float16, ...}]}`.
 //!

@@ -1,4 +1,4 @@
-//! The standard evaluation splits (DATA.md §2, METHOD.md §1).
+//! The standard evaluation splits (docs/DATA.md §2, docs/METHOD.md §1).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The three input streams of METHOD.md §2.3 / DATA.md §4 (joint, motion, bone), and the
+//! The three input streams of docs/METHOD.md §2.3 / docs/DATA.md §4 (joint, motion, bone), and the
 //! [`BatchShape`] of the `(N, C, T, V, M)` batch buffers that streams, augmentations
 //! ([`crate::augment`]) and masks ([`crate::mask`]) all work on.
 
@@ -32,7 +32,7 @@ impl BatchShape {
         BatchShape { n, c, t, v, m }
     }
 
-    /// The frame50 layout of METHOD.md §2.2: `(n, 3, 50, 25, 2)`.
+    /// The frame50 layout of docs/METHOD.md §2.2: `(n, 3, 50, 25, 2)`.
     pub fn frame50(n: usize) -> Self {
         BatchShape::new(n, 3, 50, 25, 2)
     }
@@ -89,7 +89,7 @@ impl BatchShape {
     }
 }
 
-/// Which view of the skeleton an encoder is trained on (METHOD.md §2.3).
+/// Which view of the skeleton an encoder is trained on (docs/METHOD.md §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stream {

@@ -1,4 +1,4 @@
-//! The paper's edge table (METHOD.md §8 "Edge metrics") for model sets (e.g. the 3-stream
+//! The paper's edge table (docs/METHOD.md §8 "Edge metrics") for model sets (e.g. the 3-stream
 //! teacher and the 3-stream student): parameters, MACs, batch-1 latency, peak memory, FPS,
 //! single-threaded and on all threads.
 //!

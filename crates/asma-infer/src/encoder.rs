@@ -1,4 +1,4 @@
-//! The ST-GCN encoder (Yan et al., AAAI 2018; PSTL's configuration, METHOD.md §3) with every
+//! The ST-GCN encoder (Yan et al., AAAI 2018; PSTL's configuration, docs/METHOD.md §3) with every
 //! BatchNorm folded away, evaluated one person at a time on contiguous `(C, T·V)` buffers.
 //!
 //! Folding (eval mode, `ŝ = γ/√(σ²+ε)`):

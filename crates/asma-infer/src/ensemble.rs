@@ -1,5 +1,5 @@
 //! Several classifiers over the same sample, fused as in the paper's 3-stream tables
-//! (METHOD.md §7.5): each model gets its own stream of the joint positions, and the fused
+//! (docs/METHOD.md §7.5): each model gets its own stream of the joint positions, and the fused
 //! score is `Σ w_i · logits_i` (the weighted sum `asma fuse` computes on score files).
 
 use asma_skeleton::{ClassNames, Sequence};

@@ -1,5 +1,5 @@
 //! The classifier heads in plain f32: `nn.Linear` and ASMa's bi-directional cross-attention
-//! feature alignment (Anand et al., TMLR 2026, §3.4; METHOD.md §7.1), the same maths as
+//! feature alignment (Anand et al., TMLR 2026, §3.4; docs/METHOD.md §7.1), the same maths as
 //! `asma_model::align` with the same parameter names.
 
 use crate::error::Result;

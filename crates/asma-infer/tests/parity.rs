@@ -82,7 +82,7 @@ fn classifier_logits_equal_burn_within_1e4() {
 
 #[test]
 fn s5_costs_the_papers_macs() {
-    // METHOD.md §8: 181,205 parameters and 0.420 G MACs per stream (T = 50, M = 2).
+    // docs/METHOD.md §8: 181,205 parameters and 0.420 G MACs per stream (T = 50, M = 2).
     let dir = tempfile::tempdir().unwrap();
     let cfg = StudentConfig {
         num_classes: 60,

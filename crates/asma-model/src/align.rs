@@ -1,6 +1,6 @@
 //! The feature alignment module of ASMa (Anand et al., TMLR 2026, §3.4 "feature alignment"):
 //! a bi-directional cross-attention between the block-10 token maps of f_θ and f_φ, as
-//! specified in METHOD.md §7.1 (our concrete design, the paper gives none):
+//! specified in docs/METHOD.md §7.1 (our concrete design, the paper gives none):
 //!
 //! * tokens: each encoder's block-10 map averaged over persons, `L = T'·V` tokens of 256;
 //! * θ←φ: `H_θ = X_θ + softmax(Q Kᵀ/√d) V` with `Q = X_θ W_q`, `K, V = X_φ W_{k,v}`;
@@ -95,7 +95,7 @@ mod tests {
     fn parameter_count_is_six_linear_maps() {
         let device = Device::flex();
         let a = FeatureAlignment::new(256, &device);
-        // METHOD.md §7.1: 6 × (256·256 + 256) = 394,752 per stream.
+        // docs/METHOD.md §7.1: 6 × (256·256 + 256) = 394,752 per stream.
         assert_eq!(a.num_params(), 394_752);
     }
 

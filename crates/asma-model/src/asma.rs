@@ -1,4 +1,4 @@
-//! The ASMa pre-training model (METHOD.md §5–6): two branches f_θ and f_φ, each an ST-GCN
+//! The ASMa pre-training model (docs/METHOD.md §5–6): two branches f_θ and f_φ, each an ST-GCN
 //! encoder with its own Barlow Twins projector. Each branch sees an anchor view, a
 //! temporally masked view (fewer frames) and a spatially masked view (fewer joints) of the
 //! same batch, and its loss is BT(anchor, temporal) + BT(anchor, spatial). The branches share

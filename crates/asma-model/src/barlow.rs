@@ -1,4 +1,4 @@
-//! Barlow Twins (Zbontar et al., ICML 2021) as PSTL uses it (METHOD.md §6.1): a three-layer
+//! Barlow Twins (Zbontar et al., ICML 2021) as PSTL uses it (docs/METHOD.md §6.1): a three-layer
 //! projector and the redundancy-reduction loss on per-batch standardised embeddings.
 //!
 //! Parameter paths `lin0`, `bn1`, `lin3`, `bn4`, `lin6` are PyTorch's `nn.Sequential`
@@ -138,7 +138,7 @@ pub fn barlow_twins_terms(z1: Tensor<2>, z2: Tensor<2>, epsilon: f64) -> BarlowT
     }
 }
 
-/// `Σ_i (C_ii − 1)² + λ Σ_{i≠j} C_ij²` with `C = ẑ₁ᵀ ẑ₂ / N` (METHOD.md §6.1). Returns a
+/// `Σ_i (C_ii − 1)² + λ Σ_{i≠j} C_ij²` with `C = ẑ₁ᵀ ẑ₂ / N` (docs/METHOD.md §6.1). Returns a
 /// one-element tensor. `z1`, `z2`: `(N, D)`.
 pub fn barlow_twins_loss(z1: Tensor<2>, z2: Tensor<2>, lambda: f64, epsilon: f64) -> Tensor<1> {
     barlow_twins_terms(z1, z2, epsilon).loss(lambda)
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn pstl_projector_has_77094912_parameters() {
         let h = BarlowTwinsConfig::default().init(&Device::flex());
-        // Three weight matrices and two affine BatchNorms (METHOD.md §10).
+        // Three weight matrices and two affine BatchNorms (docs/METHOD.md §10).
         assert_eq!(h.num_params(), 77_094_912);
     }
 

@@ -1,4 +1,4 @@
-//! The ASMa classifier of the downstream protocols (METHOD.md §7): both encoders f_θ and f_φ,
+//! The ASMa classifier of the downstream protocols (docs/METHOD.md §7): both encoders f_θ and f_φ,
 //! the feature alignment module ([`crate::align`]) or, for the ablation, simple averaging,
 //! and a linear head.
 //!

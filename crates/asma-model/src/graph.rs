@@ -1,4 +1,4 @@
-//! The ST-GCN spatial-partition adjacency as a burn tensor (METHOD.md §3.1), built from
+//! The ST-GCN spatial-partition adjacency as a burn tensor (docs/METHOD.md §3.1), built from
 //! `asma_skeleton::spatial_adjacency` so there is one definition of the graph.
 
 use asma_skeleton::{spatial_adjacency, Layout};

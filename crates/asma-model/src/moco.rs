@@ -20,7 +20,7 @@
 //! energy-based drop ([`energy_drop`]), the D³M distribution loss and nearest-neighbour
 //! mining ([`ExtremeView`]).
 //!
-//! The plug-in of ASMa (METHOD.md §6.5) adds query views that the masks shortened; each is
+//! The plug-in of ASMa (docs/METHOD.md §6.5) adds query views that the masks shortened; each is
 //! scored against the same keys and queue ([`MocoModel::loss`]).
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
@@ -43,7 +43,8 @@ pub struct MocoConfig {
     pub momentum: f64,
     /// Softmax temperature `T`.
     pub temperature: f64,
-    /// Linear → ReLU → Linear head (`mlp = True`); a single Linear otherwise.
+    /// Linear → ReLU → Linear head (`mlp = True`, the reference's `fc.0`, `fc.2`); a single
+    /// Linear otherwise (asma names it `fc.2` too, where the reference has `fc`).
     pub mlp: bool,
 }
 

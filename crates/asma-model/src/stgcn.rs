@@ -1,9 +1,9 @@
-//! The ST-GCN encoder of PSTL/AimCLR as ASMa uses it (METHOD.md §3; Yan et al., AAAI 2018,
+//! The ST-GCN encoder of PSTL/AimCLR as ASMa uses it (docs/METHOD.md §3; Yan et al., AAAI 2018,
 //! with PSTL's 16-channel configuration): data BatchNorm over 75 channels with persons folded
 //! into the batch, ten spatial-temporal blocks with learnable edge importance, global average
 //! pooling and the mean over persons.
 //!
-//! Spatial masking is joint *removal* (METHOD.md §3.4 step 2): the kept joints are selected
+//! Spatial masking is joint *removal* (docs/METHOD.md §3.4 step 2): the kept joints are selected
 //! after data-BN and every layer's `Ã = A ⊙ E` is restricted to them, without
 //! re-normalising. Temporal masking needs nothing here: a shorter sequence just runs.
 //!
@@ -83,7 +83,7 @@ pub struct ResidualConv {
     pub bn: BatchNorm,
 }
 
-/// One ST-GCN block (METHOD.md §3.2).
+/// One ST-GCN block (docs/METHOD.md §3.2).
 #[derive(Module, Debug)]
 pub struct StgcnBlock {
     pub gcn: ConvTemporalGraphical,

@@ -1,4 +1,4 @@
-//! Knowledge distillation (ASMa, Anand et al., TMLR 2026, §3.5; METHOD.md §8): the student —
+//! Knowledge distillation (ASMa, Anand et al., TMLR 2026, §3.5; docs/METHOD.md §8): the student —
 //! a shallow ST-GCN (S5: five blocks, 181,205 parameters) with a linear head, trained from
 //! scratch — and the distillation loss `α·CE(s, y) + (1 − α)·τ²·KL(softmax(t/τ) ‖ softmax(s/τ))`.
 //!

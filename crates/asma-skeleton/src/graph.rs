@@ -1,4 +1,4 @@
-//! The ST-GCN spatial-partition adjacency (METHOD.md §3.1; ST-GCN's `graph.py` with
+//! The ST-GCN spatial-partition adjacency (docs/METHOD.md §3.1; ST-GCN's `graph.py` with
 //! `strategy = "spatial"`, `max_hop = 1`, `dilation = 1`).
 //!
 //! Index convention: `a[k][v][w]` with `v` the *source* and `w` the *target* joint; the
@@ -34,7 +34,7 @@ impl Adjacency {
     }
 
     /// The adjacency restricted to `keep` (ascending joint indices), rows and columns both,
-    /// without re-normalising: the spatial mask of METHOD.md §3.4 step 2.
+    /// without re-normalising: the spatial mask of docs/METHOD.md §3.4 step 2.
     pub fn restrict(&self, keep: &[usize]) -> Adjacency {
         let v = keep.len();
         let mut data = Vec::with_capacity(self.k * v * v);

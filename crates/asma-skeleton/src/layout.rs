@@ -1,5 +1,5 @@
 //! Joint layouts. Today: the 25-joint Kinect v2 layout used by NTU RGB+D 60/120 and
-//! PKU-MMD (DATA.md §1.3, METHOD.md §3.1). Other layouts (COCO-17, OpenPose, MediaPipe)
+//! PKU-MMD (docs/DATA.md §1.3, docs/METHOD.md §3.1). Other layouts (COCO-17, OpenPose, MediaPipe)
 //! fit the same [`Layout`] type.
 
 use serde::Serialize;
@@ -83,7 +83,7 @@ pub const NTU25: Layout = Layout {
         (24, 11),
     ],
     center: 20,
-    // Same 24 pairs, read as (child, parent) (DATA.md §4.1).
+    // Same 24 pairs, read as (child, parent) (docs/DATA.md §4.1).
     bone_pairs: &[
         (0, 1),
         (1, 20),

@@ -2,7 +2,7 @@
 //!
 //! * [`layout`]: joint layouts (the 25-joint Kinect v2 layout of NTU RGB+D and PKU-MMD),
 //!   their edges, degrees, bone pairs and left/right flip permutation.
-//! * [`graph`]: the ST-GCN "spatial" partition adjacency (METHOD.md §3.1).
+//! * [`graph`]: the ST-GCN "spatial" partition adjacency (docs/METHOD.md §3.1).
 //! * [`sequence`]: one skeleton sequence as a dense `(C=3, T, V, M)` f32 tensor.
 //! * [`actions`]: the action names of NTU RGB+D 60/120 and PKU-MMD, and a model's own list.
 //!

@@ -64,7 +64,7 @@ impl Default for PretrainConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
-    /// ASMa (METHOD.md §5–6): two encoders, Barlow Twins on asymmetrically masked views;
+    /// ASMa (docs/METHOD.md §5–6): two encoders, Barlow Twins on asymmetrically masked views;
     /// with `masking` set to PSTL's pair, PSTL.
     #[default]
     Asma,
@@ -185,7 +185,7 @@ pub struct MaskingConfig {
     pub phi: BranchMasks,
     /// Sizes: joints drawn, frames dropped by rank, frames kept.
     pub sizes: MaskConfig,
-    /// ASMa's masks as extra views of another method (METHOD.md §6.5); `none` leaves the
+    /// ASMa's masks as extra views of another method (docs/METHOD.md §6.5); `none` leaves the
     /// method as its authors wrote it. Unused by `method = "asma"`, whose masks these are.
     pub plugin: Plugin,
     /// How the plug-in forms its views from `theta` and `phi`.
@@ -198,7 +198,7 @@ pub struct MaskingConfig {
 pub enum Plugin {
     #[default]
     None,
-    /// [CHOICE] (METHOD.md §6.5 proposes the form, the paper does not give it): views masked
+    /// [CHOICE] (docs/METHOD.md §6.5 proposes the form, the paper does not give it): views masked
     /// by f_θ's and f_φ's operators join as extra positives of the method's anchor (for MoCo:
     /// extra queries scored against the same keys and queue, their losses added).
     Asma,
@@ -234,7 +234,7 @@ impl Default for MaskingConfig {
     }
 }
 
-/// Adam with classic L2 weight decay, warm-up + cosine (METHOD.md §6.3); SGD with
+/// Adam with classic L2 weight decay, warm-up + cosine (docs/METHOD.md §6.3); SGD with
 /// momentum and step decay for the MoCo methods (their `processor/pretrain.py`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

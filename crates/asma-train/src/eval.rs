@@ -1,6 +1,6 @@
 //! Classification metrics from logits: top-1, top-5, mean-class and per-class accuracy, the
 //! confusion matrix. Accuracies are exact sample accuracies (correct / samples), not PSTL's
-//! mean of per-batch accuracies (METHOD.md §7.2 notes the difference).
+//! mean of per-batch accuracies (docs/METHOD.md §7.2 notes the difference).
 
 use std::path::Path;
 

@@ -39,7 +39,7 @@ pub struct ExperimentConfig {
     /// Another experiment's directory whose `{stream}/pretrain` encoders linear and finetune
     /// start from (ablations of the downstream part reuse one pre-training).
     pub encoders_from: Option<PathBuf>,
-    /// Score-fusion weights per stream (METHOD.md §7.5: joint 0.6, bone 0.6, motion 0.4).
+    /// Score-fusion weights per stream (docs/METHOD.md §7.5: joint 0.6, bone 0.6, motion 0.4).
     pub fusion_weights: FusionWeights,
     /// Templates: the stream, run directories and `init.from` are filled in per stream.
     pub pretrain: PretrainConfig,

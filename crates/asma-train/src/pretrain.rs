@@ -1,4 +1,4 @@
-//! The ASMa pre-training loop (METHOD.md §5–6): per batch, each branch gets an anchor, a
+//! The ASMa pre-training loop (docs/METHOD.md §5–6): per batch, each branch gets an anchor, a
 //! temporally masked and a spatially masked view with its own augmentation draws; the loss
 //! is Σ_branches BT(anchor, temporal) + BT(anchor, spatial); Adam with L2 weight decay and a
 //! warm-up + cosine learning rate set per epoch.

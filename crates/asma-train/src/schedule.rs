@@ -1,4 +1,4 @@
-//! Learning-rate schedules, set once per epoch (METHOD.md §6.3, §7.2).
+//! Learning-rate schedules, set once per epoch (docs/METHOD.md §6.3, §7.2).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Per-sample score files and their fusion (METHOD.md §7.5).
+//! Per-sample score files and their fusion (docs/METHOD.md §7.5).
 //!
 //! Every evaluation writes `scores_*.csv`: a header `sample,label,score_0,…,score_{C−1}`, then
 //! one row per test sample with its name (e.g. `S001C001P001R001A001`), its label and its raw

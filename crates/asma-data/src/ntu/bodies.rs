@@ -1,5 +1,5 @@
 //! From a parsed `.skeleton` file to a `(3, T, 25, 2)` [`Sequence`]: which bodies fill the
-//! two slots (DATA.md §1.4).
+//! two slots (docs/DATA.md §1.4).
 
 use std::path::Path;
 

@@ -1,4 +1,4 @@
-//! The official list of NTU RGB+D samples with missing skeletons (DATA.md §1.5), embedded:
+//! The official list of NTU RGB+D samples with missing skeletons (docs/DATA.md §1.5), embedded:
 //! 535 names for NTU-120, of which the 302 with setup ≤ 17 are NTU-60's list.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! NTU RGB+D sample names `SsssCcccPpppRrrrAaaa` (DATA.md §1.1).
+//! NTU RGB+D sample names `SsssCcccPpppRrrrAaaa` (docs/DATA.md §1.1).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The NTU RGB+D raw `.skeleton` text format (DATA.md §1.2): reader and writer.
+//! The NTU RGB+D raw `.skeleton` text format (docs/DATA.md §1.2): reader and writer.
 //!
 //! The layout is count-driven: frame count; per frame a body count; per body a 10-value
 //! body-info line, a joint count and one 12-value line per joint. The reader works line by

@@ -1,6 +1,6 @@
 //! A safe reader for Python pickles (protocols 0–5) and a writer for asma's label pickles.
 //!
-//! Why in-house (DATA.md §5): the pyskl / mmaction2 annotation files hold NumPy arrays,
+//! Why in-house (docs/DATA.md §5): the pyskl / mmaction2 annotation files hold NumPy arrays,
 //! dtypes and scalars, which generic pickle crates cannot rebuild. This VM understands every
 //! opcode CPython 3 writes, but instead of importing and calling globals it accepts a short
 //! allow-list (NumPy array / dtype / scalar reconstruction, `_codecs.encode` and a few

@@ -12,7 +12,7 @@
 
 use crate::rng::Rng;
 
-/// NTU-25 joint indices (0-based, DATA.md §1.3 / `asma_skeleton::NTU25`).
+/// NTU-25 joint indices (0-based, docs/DATA.md §1.3 / `asma_skeleton::NTU25`).
 pub mod joint {
     pub const SPINE_BASE: usize = 0;
     pub const SPINE_MID: usize = 1;

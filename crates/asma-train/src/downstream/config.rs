@@ -1,4 +1,4 @@
-//! The configuration of `asma linear` and `asma finetune` (METHOD.md §7.2–7.4): one TOML file
+//! The configuration of `asma linear` and `asma finetune` (docs/METHOD.md §7.2–7.4): one TOML file
 //! per experiment, every field with a default, unknown keys rejected; written to the run
 //! directory as `config.json` (with the protocol and the learning rate it used).
 

@@ -1,4 +1,4 @@
-//! Knowledge distillation (METHOD.md §8): a student trained from scratch on the labelled
+//! Knowledge distillation (docs/METHOD.md §8): a student trained from scratch on the labelled
 //! training split with `α·CE + (1 − α)·τ²·KL` against a frozen ASMa classifier (the teacher,
 //! from `asma linear` or `asma finetune`). Without augmentation the teacher's logits of the
 //! training split are fixed, so they are computed once, in eval mode, before step 1.

@@ -161,7 +161,7 @@ pub(super) fn load_into<M: Module + ModuleSnapshot>(
     load_model_and_optim(module, optim, dir)
 }
 
-/// Linear evaluation (METHOD.md §7.2): encoders frozen in eval mode, the head trains.
+/// Linear evaluation (docs/METHOD.md §7.2): encoders frozen in eval mode, the head trains.
 pub struct LinearProbe {
     pub frozen: FrozenEncoders,
     pub head: Option<ClassifierHead>,
@@ -243,7 +243,7 @@ impl Logits for StudentClassifier {
     }
 }
 
-/// A frozen teacher's logits of the training split, for distillation (METHOD.md §8).
+/// A frozen teacher's logits of the training split, for distillation (docs/METHOD.md §8).
 pub struct Teacher {
     /// `(N_train, C)`, row = dataset index.
     pub logits: Vec<f32>,
@@ -263,7 +263,7 @@ impl Teacher {
     }
 }
 
-/// The whole model trains, in train mode: fine-tuning (METHOD.md §7.3, cross entropy) or,
+/// The whole model trains, in train mode: fine-tuning (docs/METHOD.md §7.3, cross entropy) or,
 /// with a teacher, distillation (§8, `α·CE + (1 − α)·τ²·KL`).
 pub struct FineTune<M> {
     pub model: Option<M>,

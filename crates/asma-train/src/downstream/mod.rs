@@ -1,4 +1,4 @@
-//! Downstream protocols (METHOD.md §7): linear evaluation (§7.2), fine-tuning (§7.3) and
+//! Downstream protocols (docs/METHOD.md §7): linear evaluation (§7.2), fine-tuning (§7.3) and
 //! transfer (§7.4, a fine-tune whose encoders come from another dataset's pre-training),
 //! with the semi-supervised label fractions.
 //!
