@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
 
 /// File name of the manifest inside a prepared folder.
@@ -93,8 +94,6 @@ impl Manifest {
         })
     }
 }
-
-pub use crate::atomic::{tmp_path, write_atomic};
 
 /// Lower-case hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {

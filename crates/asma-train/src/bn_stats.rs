@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 use crate::features::{plain_loader, to_tensor};
-use crate::pretrain::seed_step;
+use crate::seed::seed_step;
 
 /// What happens to the encoders' BatchNorm statistics before training or evaluation starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ pub mod pretrain_moco;
 pub mod quickstart;
 pub mod schedule;
 pub mod scores;
+pub mod seed;
 pub mod svg;
 pub mod tsne;
 

@@ -67,7 +67,7 @@ use asma_model::burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsPa
 use asma_model::burn::tensor::{Device, Tensor};
 
 use crate::error::TrainError;
-use crate::pretrain::seed_step;
+use crate::seed::seed_step;
 
 /// One shard of a batch: its rows and its share of the global batch.
 #[derive(Debug, Clone, PartialEq)]

@@ -21,7 +21,6 @@ use asma_data::loader::{
     FrameMaskSetting, JointMaskSetting, Loader, LoaderConfig, SkeletonDataset, ViewConfig,
 };
 use asma_data::mask::{FrameMask, JointMask};
-use asma_data::rng::Rng;
 use asma_data::splits::Part;
 use asma_model::asma::{AsmaPretrainModel, BranchViews};
 use asma_model::burn::module::Module;
@@ -42,6 +41,7 @@ use crate::knn::knn_top1;
 use crate::metrics::MetricsLog;
 use crate::parallel;
 use crate::pretrain_moco::ContrastiveEpochMetrics;
+use crate::seed::seed_step;
 
 /// k-NN top-1 of f_θ, f_φ and their concatenation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -148,15 +148,6 @@ pub struct PretrainOutcome {
     /// The last epoch's metrics of an ASMa run (`None` for the other methods, whose
     /// metrics come through [`Progress::ContrastiveEpoch`]).
     pub last: Option<EpochMetrics>,
-}
-
-/// Reseeds the dropout draws for optimiser step `step` of a run seeded with `run_seed`:
-/// burn's device generator (GPU) and asma's host masks (CPU). The draws are then a function of
-/// (seed, step), so a resumed run repeats them.
-pub fn seed_step(device: &Device, run_seed: u64, step: usize) {
-    let seed = Rng::derive(run_seed, step as u64).next_u64();
-    device.seed(seed);
-    asma_model::dropout::reseed(seed);
 }
 
 /// The burn device for a config name.

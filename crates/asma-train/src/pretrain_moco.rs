@@ -28,8 +28,9 @@ use crate::features::to_tensor;
 use crate::metrics::MetricsLog;
 use crate::pretrain::{
     knn_due, knn_eval_encoders, open_data, open_run, read_parts, recalibrated, save_checkpoint,
-    seed_step, Baseline, Data, EncoderEvaluation, PretrainOutcome, Progress,
+    Baseline, Data, EncoderEvaluation, PretrainOutcome, Progress,
 };
+use crate::seed::seed_step;
 
 /// One line of `metrics.jsonl` of a SkeletonCLR or AimCLR run.
 #[derive(Debug, Clone, Serialize)]

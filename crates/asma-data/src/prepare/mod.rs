@@ -27,10 +27,11 @@ use sha2::{Digest, Sha256};
 pub use packed::PackedWriter;
 pub use sources::{list_ntu, list_pku, SampleRef, SourceList, Unit};
 
+use crate::atomic::tmp_path;
 use crate::error::{DataError, Result};
 use crate::frame50::{centre_crop, frame50, pad_frames, Frame50Options};
 use crate::labels::{write_labels, Labels};
-use crate::manifest::{hex, sha256_file, tmp_path, BadInput, Manifest, OutputFile};
+use crate::manifest::{hex, sha256_file, BadInput, Manifest, OutputFile};
 use crate::ntu::{read_skeleton, to_sequence, BodyPolicy};
 use crate::pku::read_pku_frames;
 use crate::splits::{Benchmark, Dataset, Part};

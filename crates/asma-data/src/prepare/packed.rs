@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
+use crate::atomic::tmp_path;
 use crate::error::{DataError, Result};
-use crate::manifest::tmp_path;
 use crate::npy::header_bytes;
 
 /// A `.npy` file under construction at `<path>.tmp`.

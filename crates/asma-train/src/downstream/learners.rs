@@ -19,7 +19,7 @@ use crate::error::TrainError;
 use crate::eval::argmax;
 use crate::features::to_tensor;
 use crate::parallel;
-use crate::pretrain::seed_step;
+use crate::seed::seed_step;
 
 /// Loss and accuracy of one training batch.
 pub struct BatchResult {
