@@ -83,6 +83,15 @@ impl Method {
     pub fn is_moco(self) -> bool {
         matches!(self, Method::Skeletonclr | Method::Aimclr)
     }
+
+    /// The config value (`method = "…"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Asma => "asma",
+            Method::Skeletonclr => "skeletonclr",
+            Method::Aimclr => "aimclr",
+        }
+    }
 }
 
 /// AimCLR's settings; the defaults are its authors' (`config/ntu60/pretext/*.yaml`,
@@ -494,6 +503,10 @@ mod tests {
         let toml = r#"{"method": "aimclr", "masking": {"plugin": "asma", "plugin_views": "separate"}, "optim": {"optimizer": "sgd", "lr_steps": [250]}}"#;
         let c: PretrainConfig = serde_json::from_str(toml).unwrap();
         assert!(c.method.is_moco());
+        assert_eq!(
+            serde_json::to_value(c.method).unwrap(),
+            serde_json::json!(c.method.name())
+        );
         assert!((c.optim.schedule().lr(251) - 5e-4).abs() < 1e-12);
         let e = serde_json::from_str::<PretrainConfig>(r#"{"method": "mocov3"}"#)
             .unwrap_err()

@@ -100,8 +100,8 @@ fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
     }
     if !cfg.optim.drop_last || !cfg.moco.queue_size.is_multiple_of(bs) {
         return Err(TrainError::Config(format!(
-            "{:?}: the queue takes whole batches: set optim.drop_last = true and a moco.queue_size that is a multiple of optim.batch_size ({} % {bs} ≠ 0 or drop_last off)",
-            cfg.method,
+            "{}: the queue takes whole batches: set optim.drop_last = true and a moco.queue_size that is a multiple of optim.batch_size ({} % {bs} ≠ 0 or drop_last off)",
+            cfg.method.name(),
             cfg.moco.queue_size
         )));
     }
