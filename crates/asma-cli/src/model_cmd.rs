@@ -56,10 +56,7 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
         }
         Progress::KnnAtStart(baseline, e) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"init": baseline, "knn": e.knn, "features": e.features})
-                );
+                println!("{}", baseline_json(baseline, &e));
             } else {
                 let name = baseline_name(baseline);
                 let k = e.knn;
@@ -75,10 +72,7 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
         }
         Progress::EncoderKnnAtStart(baseline, e) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"init": baseline, "knn": e.knn, "features": e.features})
-                );
+                println!("{}", baseline_json(baseline, &e));
             } else {
                 println!(
                     "{}: k-NN top-1 {:.1}%, effective rank {:.1}",
@@ -145,6 +139,13 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
         println!("done: encoders in {}/{files}", cfg.run.dir.display());
     }
     Ok(())
+}
+
+/// A baseline's evaluation (`knn`, `features`) with its `init`, as `--json` prints it.
+fn baseline_json(b: pretrain::Baseline, e: &impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).expect("evaluations serialise");
+    v["init"] = serde_json::json!(b);
+    v
 }
 
 fn baseline_name(b: pretrain::Baseline) -> &'static str {

@@ -285,9 +285,7 @@ pub fn pretrain(
             (Baseline::Random, random),
             (Baseline::RandomBnEstimated, fair),
         ] {
-            metrics.append(&serde_json::json!({
-                "epoch": null, "init": baseline, "knn": e.knn, "features": e.features
-            }))?;
+            append_baseline(&metrics, baseline, e.knn, e.features)?;
             progress(Progress::KnnAtStart(baseline, e));
         }
     }
@@ -537,6 +535,19 @@ pub(crate) fn open_data(cfg: &PretrainConfig) -> Result<Data, TrainError> {
         )));
     }
     Ok(Data { train, val, loader })
+}
+
+/// A baseline's line of `metrics.jsonl`: `epoch` null, `init` naming the baseline, its k-NN
+/// top-1 and feature diagnostics (one encoder's or per encoder).
+pub(crate) fn append_baseline(
+    metrics: &MetricsLog,
+    baseline: Baseline,
+    knn: impl Serialize,
+    features: impl Serialize,
+) -> Result<(), TrainError> {
+    metrics.append(&serde_json::json!({
+        "epoch": null, "init": baseline, "knn": knn, "features": features
+    }))
 }
 
 /// Whether the k-NN monitor runs after `epochs_done` epochs: every `knn.every`, and after the

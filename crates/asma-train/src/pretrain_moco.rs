@@ -27,8 +27,8 @@ use crate::error::TrainError;
 use crate::features::to_tensor;
 use crate::metrics::MetricsLog;
 use crate::pretrain::{
-    knn_due, knn_eval_encoders, open_data, open_run, read_parts, recalibrated, save_checkpoint,
-    Baseline, Data, EncoderEvaluation, PretrainOutcome, Progress,
+    append_baseline, knn_due, knn_eval_encoders, open_data, open_run, read_parts, recalibrated,
+    save_checkpoint, Baseline, Data, EncoderEvaluation, PretrainOutcome, Progress,
 };
 use crate::seed::seed_step;
 
@@ -222,9 +222,7 @@ pub fn pretrain(
             (Baseline::RandomBnEstimated, true),
         ] {
             let e = evaluate(&model, recalibrate)?;
-            metrics.append(&serde_json::json!({
-                "epoch": null, "init": baseline, "knn": e.knn, "features": e.features
-            }))?;
+            append_baseline(&metrics, baseline, e.knn, e.features)?;
             progress(Progress::EncoderKnnAtStart(baseline, e));
         }
     }

@@ -197,15 +197,7 @@ fn non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint() {
         }
     })
     .unwrap();
-    // The data goes bad: every sample holds a NaN.
-    let path = data.join("train_position.npy");
-    let arr = asma_data::npy::MmapNpy::open(&path).unwrap();
-    let mut values = arr.to_f32().unwrap().into_owned();
-    drop(arr);
-    for v in values.iter_mut().step_by(1000) {
-        *v = f32::NAN;
-    }
-    write_npy_f32(&path, &[10, 3, 50, 25, 2], &values).unwrap();
+    poison_training_split(&data);
     let never = AtomicBool::new(false);
     let e = pretrain(&cfg, true, &never, &|_| {})
         .unwrap_err()
@@ -368,6 +360,18 @@ fn no_masking_is_barlow_twins_between_augmented_views_and_needs_augmentation() {
     assert!(e.contains("masking.theta") && e.contains("augment"), "{e}");
 }
 
+/// The data goes bad: every training sample holds a NaN.
+fn poison_training_split(data: &Path) {
+    let path = data.join("train_position.npy");
+    let arr = asma_data::npy::MmapNpy::open(&path).unwrap();
+    let mut values = arr.to_f32().unwrap().into_owned();
+    drop(arr);
+    for v in values.iter_mut().step_by(1000) {
+        *v = f32::NAN;
+    }
+    write_npy_f32(&path, &[10, 3, 50, 25, 2], &values).unwrap();
+}
+
 /// A fresh run stopped after batch 0 of epoch 1 (0-based).
 fn run_stopping_after_epoch_1_batch_0(
     cfg: &PretrainConfig,
@@ -490,4 +494,33 @@ fn aimclr_logs_its_terms_mines_after_the_configured_epoch_and_resumes_exactly() 
     .unwrap();
     pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
     assert_eq!(losses(&a), losses(&b));
+}
+
+/// The MoCo loop stops on a non-finite loss as the ASMa loop does: naming the epoch and the
+/// step, the last good checkpoint kept (10 clips in batches of 4, the partial batch dropped:
+/// two steps per epoch).
+#[test]
+fn skeletonclr_stops_on_a_non_finite_loss_and_keeps_the_checkpoint() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let run = tmp.path().join("run");
+    let mut cfg = moco_config(&data, &run, asma_train::config::Method::Skeletonclr);
+    cfg.knn.every = 0;
+    let stop = AtomicBool::new(false);
+    pretrain(&cfg, false, &stop, &|p| {
+        if let Progress::ContrastiveEpoch(_) = p {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    poison_training_split(&data);
+    let e = pretrain(&cfg, true, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("non-finite loss") && e.contains("epoch 1, step 2"),
+        "{e}"
+    );
+    let state = asma_train::checkpoint::RunDir::read_state(&run.join("checkpoint")).unwrap();
+    assert_eq!((state.epoch, state.batch, state.step), (1, 0, 2));
 }
