@@ -1,16 +1,18 @@
-"""Make the SkeletonCLR and AimCLR parity fixtures of asma-train from the PyTorch reference
-(`moco_reference.py`).
+"""Make the SkeletonCLR, AimCLR and CrosSCLR parity fixtures of asma-train from the PyTorch
+references (`moco_reference.py`, `crossclr_reference.py`).
 
     pip install torch safetensors numpy
     python3 tools/reference/make_moco_fixtures.py [crates/asma-train/tests/fixtures]
 
-Writes `skeletonclr/` and `aimclr/` there. A small SkeletonCLR (hidden_channels 4, hidden_dim 16, feature_dim 8, queue 8, momentum 0.9 so
+Writes `skeletonclr/`, `aimclr/` and `crossclr/` there. A small SkeletonCLR (hidden_channels 4, hidden_dim 16, feature_dim 8, queue 8, momentum 0.9 so
 that the key encoder visibly moves) runs three SGD steps (lr 0.1, momentum 0.9, weight decay
 1e-4) on batches of 4 clips; step 1 adds two plug-in query views (fewer frames, fewer joints).
 The queue wraps at step 2. BatchNorm in training mode, dropout off (random draws cannot be
 compared across frameworks). AimCLR's fixtures add an extreme view per step (`step{i}_e.npy`,
 with a larger spread so that the energy-based drop removes entries and joints), its D³M term,
-and nearest-neighbour mining (top-1) at step 2.
+and nearest-neighbour mining (top-1) at step 2. CrosSCLR's (three streams, the reference's
+shared head) run steps 0 and 1 in the first phase and step 2 in the cross phase (top-1,
+context); their losses are per stream, then the plug-in views' per stream.
 
 Each folder holds `init.safetensors` (the state_dict before step 0), `final.safetensors`
 (after step 2), the inputs `step{i}_q.npy`, `step{i}_k.npy`, `step1_extra{j}.npy`, and
@@ -19,6 +21,7 @@ views' kept joints).
 """
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -27,6 +30,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import make_input, perturb_bn_affine  # noqa: E402
+from crossclr_reference import STREAMS, CrosSCLR  # noqa: E402
 from moco_reference import AimCLR, SkeletonCLR, sgd  # noqa: E402
 
 T = 20
@@ -38,21 +42,27 @@ EXTRA = [
 
 
 def state(model):
+    """The state_dict without the queue pointer, the adjacency buffers and the repeats of the
+    joint head under CrosSCLR's later streams (`encoder_q_motion.fc.2.*`)."""
     return {k: v.detach().contiguous().clone().float() for k, v in model.state_dict().items()
-            if k != 'queue_ptr' and not k.endswith('.A')}
+            if k != 'queue_ptr' and not k.endswith('.A')
+            and not re.match(r'encoder_[qk]_(motion|bone)\.fc\.2\.', k)}
 
 
 def make(folder, method):
     os.makedirs(folder, exist_ok=True)
     torch.manual_seed(7)
     rng = np.random.default_rng(7)
-    cls = AimCLR if method == 'aimclr' else SkeletonCLR
+    cls = {'aimclr': AimCLR, 'skeletonclr': SkeletonCLR, 'crossclr': CrosSCLR}[method]
     model = cls(feature_dim=8, queue_size=8, momentum=0.9, temperature=0.07,
                 hidden_channels=4, hidden_dim=16, dropout=0.0)
-    perturb_bn_affine(model.encoder_q)
-    with torch.no_grad():
-        for q, k in zip(model.encoder_q.parameters(), model.encoder_k.parameters()):
-            k.copy_(q)
+    streams = STREAMS if method == 'crossclr' else ('',)
+    for s in streams:
+        perturb_bn_affine(getattr(model, 'encoder_q' + s))
+        with torch.no_grad():
+            for q, k in zip(getattr(model, 'encoder_q' + s).parameters(),
+                            getattr(model, 'encoder_k' + s).parameters()):
+                k.copy_(q)
     model.train()
     save_file(state(model), os.path.join(folder, 'init.safetensors'))
     opt = sgd(model, lr=0.1, momentum=0.9, weight_decay=1e-4)
@@ -77,6 +87,12 @@ def make(folder, method):
                                           torch.from_numpy(im_k), extra, topk)
             total = sum(losses) + ddm
             record.update(ddm=float(ddm), mining=topk)
+        elif method == 'crossclr':
+            cross = step == 2
+            losses, accuracy = model(torch.from_numpy(im_q), torch.from_numpy(im_k), extra,
+                                     cross=cross, topk=1, context=True)
+            total = sum(losses)
+            record.update(cross=cross)
         else:
             losses, accuracy = model(torch.from_numpy(im_q), torch.from_numpy(im_k), extra)
             total = sum(losses)
@@ -93,7 +109,7 @@ def make(folder, method):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else 'crates/asma-train/tests/fixtures'
-    for method in ('skeletonclr', 'aimclr'):
+    for method in ('skeletonclr', 'aimclr', 'crossclr'):
         make(os.path.join(root, method), method)
 
 

@@ -106,8 +106,15 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
                     .ddm
                     .map(|d| format!(", D³M {d:.3}{}", if m.mining { ", mining" } else { "" }))
                     .unwrap_or_default();
+                let terms = match cfg.method {
+                    Method::Crossclr if m.mining => {
+                        "per stream, cross-view mining, then plug-in views"
+                    }
+                    Method::Crossclr => "InfoNCE per stream, then plug-in views",
+                    _ => "InfoNCE per query view",
+                };
                 println!(
-                    "epoch {:>3}: loss {:.3} (InfoNCE per query view {}{ddm}), positive on top {:.1}%, lr {:.2e}, {:.1} samples/s{knn}{recalibrated}",
+                    "epoch {:>3}: loss {:.3} ({terms} {}{ddm}), positive on top {:.1}%, lr {:.2e}, {:.1} samples/s{knn}{recalibrated}",
                     m.epoch,
                     m.loss,
                     queries.join(" + "),
@@ -135,6 +142,9 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
         let files = match cfg.method {
             Method::Asma => "encoder_theta.safetensors and encoder_phi.safetensors",
             Method::Skeletonclr | Method::Aimclr => "encoder_q.safetensors",
+            Method::Crossclr => {
+                "{joint,motion,bone}/encoder_q.safetensors (one directory per stream for init.from)"
+            }
         };
         println!("done: encoders in {}/{files}", cfg.run.dir.display());
     }

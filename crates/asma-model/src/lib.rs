@@ -9,6 +9,7 @@ pub mod asma;
 pub mod barlow;
 pub mod classifier;
 pub mod conv;
+pub mod crossclr;
 pub mod device;
 pub mod dropout;
 pub mod error;

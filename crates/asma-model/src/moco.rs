@@ -324,7 +324,7 @@ impl MocoModel {
 }
 
 /// Mean over rows of `−log softmax(logits)[0]` (cross-entropy with label 0).
-fn info_nce(logits: Tensor<2>) -> Tensor<1> {
+pub(crate) fn info_nce(logits: Tensor<2>) -> Tensor<1> {
     let [n, _] = logits.dims();
     log_softmax(logits, 1)
         .slice([0..n, 0..1])
@@ -357,13 +357,13 @@ fn mined_positives(logits: [Tensor<2>; 3], k: usize) -> Tensor<2> {
 }
 
 /// `mean_n −Σ_j mask[n,j] log softmax(logits)[n,j] / Σ_j mask[n,j]`.
-fn multi_positive_nce(logits: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
+pub(crate) fn multi_positive_nce(logits: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
     let per_row = (log_softmax(logits, 1) * mask.clone()).sum_dim(1) / mask.sum_dim(1);
     per_row.mean().neg().reshape([1])
 }
 
 /// Share of rows whose column 0 is (one of) the largest.
-fn positive_is_top(logits: Tensor<2>) -> Tensor<1> {
+pub(crate) fn positive_is_top(logits: Tensor<2>) -> Tensor<1> {
     let [n, _] = logits.dims();
     let pos = logits.clone().slice([0..n, 0..1]);
     pos.greater_equal(logits.max_dim(1))
@@ -418,7 +418,7 @@ impl ModuleMapper for Blend {
 
 /// `to` with each parameter replaced by `m·to + (1 − m)·from` (`m = 0`: a copy), detached.
 /// Both modules have the same structure; BatchNorm statistics are not parameters and stay.
-fn copy_parameters(from: &MocoEncoder, to: MocoEncoder, momentum: f64) -> MocoEncoder {
+pub(crate) fn copy_parameters<M: Module>(from: &M, to: M, momentum: f64) -> M {
     let mut c = Collect(Vec::new());
     from.visit(&mut c);
     let mut blend = Blend {

@@ -20,13 +20,20 @@ use crate::error::ModelError;
 
 /// `(PyTorch pattern, burn path)`: `nn.Sequential` indices ↔ asma's field names.
 const TORCH_TO_BURN: [(&str, &str); 18] = [
-    // SkeletonCLR (`crate::moco`): the reference nests the head in the encoder.
+    // SkeletonCLR (`crate::moco`) and CrosSCLR's streams (`crate::crossclr`): the reference
+    // nests the head in the encoder.
     (
-        r"^encoder_([qk])\.(data_bn|st_gcn_networks|edge_importance)\.",
+        r"^encoder_([qk](?:_motion|_bone)?)\.(data_bn|st_gcn_networks|edge_importance)\.",
         "encoder_${1}.encoder.${2}.",
     ),
-    (r"^encoder_([qk])\.fc\.0\.", "encoder_${1}.fc.lin0."),
-    (r"^encoder_([qk])\.fc\.2\.", "encoder_${1}.fc.lin2."),
+    (
+        r"^encoder_([qk](?:_motion|_bone)?)\.fc\.0\.",
+        "encoder_${1}.fc.lin0.",
+    ),
+    (
+        r"^encoder_([qk](?:_motion|_bone)?)\.fc\.2\.",
+        "encoder_${1}.fc.lin2.",
+    ),
     (r"\.tcn\.0\.", ".tcn.bn_in."),
     (r"\.tcn\.2\.", ".tcn.conv."),
     (r"\.tcn\.3\.", ".tcn.bn_out."),
@@ -46,9 +53,18 @@ const TORCH_TO_BURN: [(&str, &str); 18] = [
 ];
 
 const BURN_TO_TORCH: [(&str, &str); 18] = [
-    (r"^encoder_([qk])\.encoder\.", "encoder_${1}."),
-    (r"^encoder_([qk])\.fc\.lin0\.", "encoder_${1}.fc.0."),
-    (r"^encoder_([qk])\.fc\.lin2\.", "encoder_${1}.fc.2."),
+    (
+        r"^encoder_([qk](?:_motion|_bone)?)\.encoder\.",
+        "encoder_${1}.",
+    ),
+    (
+        r"^encoder_([qk](?:_motion|_bone)?)\.fc\.lin0\.",
+        "encoder_${1}.fc.0.",
+    ),
+    (
+        r"^encoder_([qk](?:_motion|_bone)?)\.fc\.lin2\.",
+        "encoder_${1}.fc.2.",
+    ),
     (r"\.tcn\.bn_in\.", ".tcn.0."),
     (r"\.tcn\.conv\.", ".tcn.2."),
     (r"\.tcn\.bn_out\.", ".tcn.3."),

@@ -12,6 +12,7 @@ use asma_model::burn::optim::decay::WeightDecayConfig;
 use asma_model::burn::optim::momentum::MomentumConfig;
 use asma_model::burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use asma_model::burn::tensor::Device;
+use asma_model::crossclr::CrossclrConfig;
 use asma_model::moco::MocoConfig;
 use asma_skeleton::ClassNames;
 use serde::{Deserialize, Serialize};
@@ -28,10 +29,12 @@ pub struct PretrainConfig {
     pub data: DataConfig,
     /// The encoder (every method) and ASMa's Barlow Twins projector (`asma` only).
     pub model: AsmaModelConfig,
-    /// MoCo's head, queue, momentum and temperature (`skeletonclr`, `aimclr`).
+    /// MoCo's head, queue, momentum and temperature (`skeletonclr`, `aimclr`, `crossclr`).
     pub moco: MocoConfig,
     /// AimCLR's extreme view, drop and mining (`aimclr` only).
     pub aimclr: AimclrConfig,
+    /// CrosSCLR's streams, cross-view mining and head sharing (`crossclr` only).
+    pub crossclr: CrossclrConfig,
     pub masking: MaskingConfig,
     /// Augmentations of every view, in order, one draw per batch and view (PSTL).
     pub augment: Vec<Transform>,
@@ -50,6 +53,7 @@ impl Default for PretrainConfig {
             model: AsmaModelConfig::default(),
             moco: MocoConfig::default(),
             aimclr: AimclrConfig::default(),
+            crossclr: CrossclrConfig::default(),
             masking: MaskingConfig::default(),
             augment: pstl_pretrain(),
             augment_per_sample: false,
@@ -76,12 +80,19 @@ pub enum Method {
     /// augmented query, its energy-based drop, the D³M loss and nearest-neighbour mining
     /// (`[aimclr]`).
     Aimclr,
+    /// CrosSCLR (`LinguoLi/CrosSCLR`, `net/crossclr_3views.py`): a SkeletonCLR model per
+    /// stream (joint, motion, bone, computed from the joint clips) and cross-view consistent
+    /// knowledge mining (`[crossclr]`).
+    Crossclr,
 }
 
 impl Method {
-    /// A MoCo-family method (one encoder, a momentum key encoder and a queue).
+    /// A MoCo-family method (per stream one encoder, a momentum key encoder and a queue).
     pub fn is_moco(self) -> bool {
-        matches!(self, Method::Skeletonclr | Method::Aimclr)
+        matches!(
+            self,
+            Method::Skeletonclr | Method::Aimclr | Method::Crossclr
+        )
     }
 
     /// The config value (`method = "…"`).
@@ -90,6 +101,7 @@ impl Method {
             Method::Asma => "asma",
             Method::Skeletonclr => "skeletonclr",
             Method::Aimclr => "aimclr",
+            Method::Crossclr => "crossclr",
         }
     }
 }
@@ -105,7 +117,9 @@ pub struct AimclrConfig {
     pub keep_prob: f64,
     /// The energy's λ.
     pub e_lambda: f64,
-    /// Nearest-neighbour mining in the 0-based epochs after this one.
+    /// Nearest-neighbour mining in the reference's 1-based epochs after this one, i.e. from
+    /// the 0-based epoch `mining_epoch` on (`if epoch <= mining_epoch` with `train(epoch + 1)`
+    /// in `processor/pretrain_aimclr.py`).
     pub mining_epoch: usize,
     /// Queue entries mined per query.
     pub topk: usize,

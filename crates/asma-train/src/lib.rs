@@ -19,6 +19,7 @@ pub mod parallel;
 mod parallel_tests;
 pub mod plot;
 pub mod pretrain;
+pub mod pretrain_crossclr;
 pub mod pretrain_moco;
 pub mod quickstart;
 pub mod schedule;

@@ -176,7 +176,7 @@ fn views(cfg: &PretrainConfig) -> Vec<ViewConfig> {
             })
             .collect(),
         // The query, the key, AimCLR's extreme view, then the plug-in's queries.
-        Method::Skeletonclr | Method::Aimclr => {
+        Method::Skeletonclr | Method::Aimclr | Method::Crossclr => {
             let mut v = vec![
                 view(FrameMask::None, JointMask::None),
                 view(FrameMask::None, JointMask::None),

@@ -1,6 +1,7 @@
 //! The MoCo-family pre-training loop: SkeletonCLR (`method = "skeletonclr"`;
-//! `LinguoLi/CrosSCLR`, `processor/pretrain_skeletonclr.py`) and AimCLR (`method =
-//! "aimclr"`; `Levigty/AimCLR`, `processor/pretrain_aimclr.py`). Per batch a query and a key
+//! `LinguoLi/CrosSCLR`, `processor/pretrain_skeletonclr.py`), AimCLR (`method =
+//! "aimclr"`; `Levigty/AimCLR`, `processor/pretrain_aimclr.py`) and CrosSCLR (`method =
+//! "crossclr"`, [`crate::pretrain_crossclr`]). Per batch a query and a key
 //! view, each with its own augmentation draws (per sample in the presets), AimCLR's extreme
 //! view, and with `masking.plugin = "asma"` ASMa's masked views as extra queries
 //! ([`asma_model::moco`]). One step: momentum update of the key encoder, the loss, the
@@ -13,11 +14,15 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use asma_data::loader::Batch;
+use asma_data::loader::{Batch, View};
+use asma_model::burn::module::Module;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
+use asma_model::burn::store::ModuleSnapshot;
 use asma_model::burn::tensor::{Device, Tensor};
+use asma_model::crossclr::CrossclrModel;
 use asma_model::moco::{EnergyDrop, ExtremeView, MocoModel, MocoModelConfig, QueryView};
 use asma_model::weights::save_module;
+use asma_model::{ModelError, StgcnEncoder};
 use serde::Serialize;
 
 use crate::checkpoint::{RunDir, TrainState};
@@ -39,12 +44,13 @@ pub struct ContrastiveEpochMetrics {
     pub lr: f64,
     /// Mean total loss over the epoch's batches (the sum over query views).
     pub loss: f64,
-    /// Mean InfoNCE per query view: MoCo's own query first, then the plug-in's views.
+    /// Mean InfoNCE per query view: MoCo's own query first, then the plug-in's views (CrosSCLR:
+    /// each stream's loss, then the plug-in's views stream by stream).
     pub queries: Vec<f64>,
     /// AimCLR's D³M term (mean).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ddm: Option<f64>,
-    /// AimCLR's nearest-neighbour mining was on.
+    /// AimCLR's nearest-neighbour mining, or CrosSCLR's cross-view mining, was on.
     pub mining: bool,
     /// Share of MoCo's own queries whose positive key has the largest logit.
     pub accuracy: f64,
@@ -117,7 +123,7 @@ fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepLog {
     pub total: f32,
-    /// InfoNCE per query view.
+    /// InfoNCE per query view (CrosSCLR: per stream, then the plug-in's views).
     pub queries: Vec<f32>,
     /// AimCLR's D³M term.
     pub ddm: Option<f32>,
@@ -169,8 +175,16 @@ fn batch_views(
         drop,
         mining_topk,
     });
-    let queries = std::iter::once(query)
-        .chain(views)
+    (
+        query_views(std::iter::once(query).chain(views), device),
+        key,
+        extreme,
+    )
+}
+
+/// Loader views as query views on `device`, each with the joints its mask kept.
+pub(crate) fn query_views(views: impl Iterator<Item = View>, device: &Device) -> Vec<QueryView> {
+    views
         .map(|v| {
             let keep = (!v.joints.removed.is_empty()).then(|| v.joints.kept.clone());
             QueryView {
@@ -178,12 +192,84 @@ fn batch_views(
                 keep_joints: keep,
             }
         })
-        .collect();
-    (queries, key, extreme)
+        .collect()
 }
 
-/// Runs (or, with `resume`, continues) SkeletonCLR or AimCLR pre-training in `cfg.run.dir`;
-/// see [`crate::pretrain::pretrain`], which calls it for these methods.
+/// What the loop needs of a MoCo-family model: SkeletonCLR's and AimCLR's [`MocoModel`],
+/// CrosSCLR's [`asma_model::crossclr::CrossclrModel`].
+pub(crate) trait MocoFamily: Module + ModuleSnapshot + Sized {
+    /// The model of `cfg`, initialised on `device` (seeded by the caller).
+    fn build(cfg: &PretrainConfig, device: &Device) -> Self;
+    /// One optimiser step on `batch`'s views, the keys into the queues at `ptr`.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        self,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        batch: Batch,
+        device: &Device,
+        cfg: &PretrainConfig,
+        epoch: usize,
+        ptr: usize,
+    ) -> Result<(Self, StepLog), TrainError>;
+    /// The encoder the k-NN monitor evaluates (on `data.stream`).
+    fn monitored(&self) -> &StgcnEncoder;
+    /// Writes the encoders the downstream commands load (called on every checkpoint).
+    fn export(&self, run: &RunDir) -> Result<(), ModelError>;
+}
+
+impl MocoFamily for MocoModel {
+    fn build(cfg: &PretrainConfig, device: &Device) -> Self {
+        model_config(cfg).init(device)
+    }
+
+    fn step(
+        self,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        batch: Batch,
+        device: &Device,
+        cfg: &PretrainConfig,
+        epoch: usize,
+        ptr: usize,
+    ) -> Result<(Self, StepLog), TrainError> {
+        // AimCLR's drop, and its mining from the 0-based epoch `mining_epoch` on.
+        let aimclr = (cfg.method == Method::Aimclr).then(|| {
+            let a = &cfg.aimclr;
+            let drop = EnergyDrop {
+                keep_prob: a.keep_prob,
+                e_lambda: a.e_lambda,
+            };
+            (drop, phase(cfg, epoch).then_some(a.topk))
+        });
+        let (queries, key, extreme) = batch_views(batch, device, aimclr);
+        train_step(self, optim, lr, queries, key, extreme, ptr)
+    }
+
+    fn monitored(&self) -> &StgcnEncoder {
+        &self.encoder_q.encoder
+    }
+
+    /// The query encoder as `encoder_q.safetensors` (PyTorch-named), which the downstream
+    /// commands load (`init.from`).
+    fn export(&self, run: &RunDir) -> Result<(), ModelError> {
+        save_module(&self.encoder_q.encoder, &run.encoder("q"))
+    }
+}
+
+/// Whether the method's second phase is on in the 0-based `epoch`: AimCLR's nearest-neighbour
+/// mining, CrosSCLR's cross-view mining (the references' 1-based epochs after the configured
+/// one).
+pub(crate) fn phase(cfg: &PretrainConfig, epoch: usize) -> bool {
+    match cfg.method {
+        Method::Aimclr => epoch >= cfg.aimclr.mining_epoch,
+        Method::Crossclr => epoch >= cfg.crossclr.cross_epoch,
+        Method::Asma | Method::Skeletonclr => false,
+    }
+}
+
+/// Runs (or, with `resume`, continues) SkeletonCLR, AimCLR or CrosSCLR pre-training in
+/// `cfg.run.dir`; see [`crate::pretrain::pretrain`], which calls it for these methods.
 pub fn pretrain(
     cfg: &PretrainConfig,
     resume: bool,
@@ -191,6 +277,21 @@ pub fn pretrain(
     progress: &dyn Fn(Progress),
 ) -> Result<PretrainOutcome, TrainError> {
     check(cfg)?;
+    match cfg.method {
+        Method::Crossclr => {
+            crate::pretrain_crossclr::check(cfg)?;
+            run::<CrossclrModel>(cfg, resume, stop, progress)
+        }
+        _ => run::<MocoModel>(cfg, resume, stop, progress),
+    }
+}
+
+fn run<M: MocoFamily>(
+    cfg: &PretrainConfig,
+    resume: bool,
+    stop: &AtomicBool,
+    progress: &dyn Fn(Progress),
+) -> Result<PretrainOutcome, TrainError> {
     let run = RunDir::new(&cfg.run.dir);
     std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
     let base = cfg.run.resolve_devices(cfg.optim.batch_size)?.remove(0);
@@ -198,15 +299,18 @@ pub fn pretrain(
     let Data { train, val, loader } = open_data(cfg)?;
 
     ad.seed(cfg.run.seed);
-    let mut model = model_config(cfg).init(&ad);
+    let mut model = M::build(cfg, &ad);
     let mut optim = cfg.optim.optimizer();
     let metrics = MetricsLog::new(&run.metrics());
     let (mut state, fresh) = open_run(
         &run, cfg, resume, &mut model, &mut optim, &metrics, progress,
     )?;
-    let evaluate = |model: &MocoModel, recalibrate: bool| {
+    if cfg.method == Method::Crossclr {
+        crate::pretrain_crossclr::write_stream_dirs(cfg, &run)?;
+    }
+    let evaluate = |model: &M, recalibrate: bool| {
         let val = val.as_ref().expect("opened when knn.every > 0");
-        let encoder = &model.encoder_q.encoder;
+        let encoder = model.monitored();
         let (each, _) = match recalibrate {
             false => knn_eval_encoders(&[encoder], cfg, &train, val, &base)?,
             true => {
@@ -227,21 +331,13 @@ pub fn pretrain(
         }
     }
 
-    // AimCLR's drop, and its mining in the epochs after `mining_epoch`.
-    let aimclr = |epoch: usize| {
-        (cfg.method == Method::Aimclr).then(|| {
-            let a = &cfg.aimclr;
-            let drop = EnergyDrop {
-                keep_prob: a.keep_prob,
-                e_lambda: a.e_lambda,
-            };
-            (drop, (epoch > a.mining_epoch).then_some(a.topk))
-        })
-    };
     let schedule = cfg.optim.schedule();
     let batches = loader.batches_per_epoch();
     let k = cfg.moco.queue_size;
     let bs = cfg.optim.batch_size;
+    let save = |model: &M, optim: &ModuleOptimizer, state: TrainState| {
+        save_checkpoint(&run, model, optim, state, |m| m.export(&run))
+    };
     while state.epoch < cfg.optim.epochs {
         let epoch = state.epoch;
         let lr = schedule.lr(epoch);
@@ -253,9 +349,8 @@ pub fn pretrain(
             let batch = loader.batch(epoch as u64, &order, b)?;
             samples += batch.samples.len();
             seed_step(&ad, cfg.run.seed, state.step);
-            let (queries, key, extreme) = batch_views(batch, &ad, aimclr(epoch));
             let ptr = (state.step * bs) % k;
-            let (m, log) = train_step(model, &mut optim, lr, queries, key, extreme, ptr)?;
+            let (m, log) = model.step(&mut optim, lr, batch, &ad, cfg, epoch, ptr)?;
             model = m;
             if !log.total.is_finite() {
                 return Err(TrainError::NonFinite {
@@ -276,7 +371,7 @@ pub fn pretrain(
                 loss: f64::from(log.total),
             });
             if stop.load(Ordering::SeqCst) && state.batch < batches {
-                save_moco_checkpoint(&run, &model, &optim, state)?;
+                save(&model, &optim, state)?;
                 return Ok(PretrainOutcome {
                     state,
                     interrupted: true,
@@ -304,7 +399,7 @@ pub fn pretrain(
             loss: sums.total / n,
             queries: sums.queries.iter().map(|s| s / n).collect(),
             ddm: sums.ddm.map(|s| s / n),
-            mining: aimclr(epoch).is_some_and(|(_, mining)| mining.is_some()),
+            mining: phase(cfg, epoch),
             accuracy: sums.accuracy / n,
             batches: seen_batches,
             samples_per_s: samples as f64 / seconds.max(1e-9),
@@ -313,7 +408,7 @@ pub fn pretrain(
             features: kept.map(|e| e.features),
             recalibrated: recal,
         };
-        save_moco_checkpoint(&run, &model, &optim, state)?;
+        save(&model, &optim, state)?;
         metrics.append(&m)?;
         progress(Progress::ContrastiveEpoch(Box::new(m)));
         if stop.load(Ordering::SeqCst) {
@@ -324,18 +419,5 @@ pub fn pretrain(
         interrupted: state.epoch < cfg.optim.epochs,
         state,
         last: None,
-    })
-}
-
-/// The checkpoint, and the query encoder as `encoder_q.safetensors` (PyTorch-named), which
-/// the downstream commands load (`init.from`).
-fn save_moco_checkpoint(
-    run: &RunDir,
-    model: &MocoModel,
-    optim: &ModuleOptimizer,
-    state: TrainState,
-) -> Result<(), TrainError> {
-    save_checkpoint(run, model, optim, state, |m| {
-        save_module(&m.encoder_q.encoder, &run.encoder("q"))
     })
 }

@@ -495,22 +495,7 @@ fn a_single_encoder_pretraining_run_feeds_both_branches() {
     let dir = tempfile::tempdir().unwrap();
     tiny_data(dir.path());
     let pre = dir.path().join("skeletonclr");
-    let mut p = PretrainConfig {
-        method: asma_train::config::Method::Skeletonclr,
-        ..Default::default()
-    };
-    p.data.dir = dir.path().to_path_buf();
-    p.data.num_classes = CLASSES;
-    p.model.encoder.hidden_channels = 4;
-    p.model.encoder.hidden_dim = 16;
-    p.moco.feature_dim = 8;
-    p.moco.queue_size = 12;
-    p.optim.epochs = 1;
-    p.optim.batch_size = 6;
-    p.optim.drop_last = true;
-    p.knn.every = 0;
-    p.run.dir = pre.clone();
-    asma_train::pretrain::pretrain(&p, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    moco_pretrain(dir.path(), &pre, asma_train::config::Method::Skeletonclr);
 
     let run_dir = dir.path().join("linear");
     let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
@@ -534,5 +519,66 @@ fn a_single_encoder_pretraining_run_feeds_both_branches() {
     for (k, v) in &q {
         assert_eq!(t[&format!("encoder_theta.{k}")].data, v.data, "{k}");
         assert_eq!(t[&format!("encoder_phi.{k}")].data, v.data, "{k}");
+    }
+}
+
+/// A one-epoch MoCo-family pre-training run of `method` on the tiny data in `data`.
+fn moco_pretrain(
+    data: &std::path::Path,
+    run: &std::path::Path,
+    method: asma_train::config::Method,
+) {
+    let mut p = PretrainConfig {
+        method,
+        ..Default::default()
+    };
+    p.data.dir = data.to_path_buf();
+    p.data.num_classes = CLASSES;
+    p.model.encoder.hidden_channels = 4;
+    p.model.encoder.hidden_dim = 16;
+    p.moco.feature_dim = 8;
+    p.moco.queue_size = 12;
+    p.crossclr.cross_epoch = 0;
+    p.optim.epochs = 1;
+    p.optim.batch_size = 6;
+    p.optim.drop_last = true;
+    p.knn.every = 0;
+    p.run.dir = run.to_path_buf();
+    asma_train::pretrain::pretrain(&p, false, &AtomicBool::new(false), &|_| {}).unwrap();
+}
+
+/// CrosSCLR leaves one directory per stream; a classifier of the motion stream starts from
+/// `<run>/motion` (both branches from that stream's encoder), and a joint-stream classifier
+/// pointed there is refused, naming the stream.
+#[test]
+fn a_crossclr_stream_directory_feeds_the_classifier_of_its_stream() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let pre = dir.path().join("crossclr");
+    moco_pretrain(dir.path(), &pre, asma_train::config::Method::Crossclr);
+    for s in ["joint", "motion", "bone"] {
+        assert!(pre.join(s).join("encoder_q.safetensors").exists(), "{s}");
+    }
+    let encoder = |s: &str| {
+        asma_model::weights::read_tensors(&pre.join(s).join("encoder_q.safetensors")).unwrap()
+    };
+    let (joint, motion) = (encoder("joint"), encoder("motion"));
+    assert!(joint.iter().any(|(k, t)| motion[k].data != t.data));
+
+    let run_dir = dir.path().join("linear");
+    let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
+    cfg.optim.epochs = 1;
+    cfg.model.fusion = Fusion::Average;
+    cfg.init.from = Some(pre.join("motion"));
+    let e = run(&cfg, false, &AtomicBool::new(false), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("trained on the motion stream"), "{e}");
+    cfg.data.stream = asma_data::stream::Stream::Motion;
+    run(&cfg, false, &AtomicBool::new(false), &|_| {}).unwrap();
+    let t = asma_model::weights::read_tensors(&run_dir.join("classifier.safetensors")).unwrap();
+    for (k, v) in &motion {
+        assert_eq!(t[&format!("encoder_theta.{k}")].data, v.data, "{k}");
     }
 }

@@ -455,8 +455,9 @@ fn skeletonclr_with_the_plugin_resumes_exactly() {
     assert!(e.contains("moco.queue_size"), "{e}");
 }
 
-/// AimCLR: the extreme view's D³M term is logged every epoch, mining switches on after
-/// `aimclr.mining_epoch`, and the run resumes exactly across that switch.
+/// AimCLR: the extreme view's D³M term is logged every epoch, mining switches on from the
+/// 0-based epoch `aimclr.mining_epoch` (the reference's 1-based epochs after it), and the run
+/// resumes exactly across that switch.
 #[test]
 fn aimclr_logs_its_terms_mines_after_the_configured_epoch_and_resumes_exactly() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -464,7 +465,7 @@ fn aimclr_logs_its_terms_mines_after_the_configured_epoch_and_resumes_exactly() 
     let never = AtomicBool::new(false);
     let cfg = |run: &Path| {
         let mut c = moco_config(&data, run, asma_train::config::Method::Aimclr);
-        c.aimclr.mining_epoch = 0;
+        c.aimclr.mining_epoch = 1;
         c.knn.every = 0;
         c
     };
@@ -494,6 +495,78 @@ fn aimclr_logs_its_terms_mines_after_the_configured_epoch_and_resumes_exactly() 
     .unwrap();
     pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
     assert_eq!(losses(&a), losses(&b));
+}
+
+/// CrosSCLR (three streams) with the plug-in: each epoch logs a loss per stream and then the
+/// plug-in's two views per stream, the cross phase switches on from `crossclr.cross_epoch`,
+/// a run stopped inside the first cross epoch and resumed equals the straight run, each
+/// stream's directory holds its encoder and a config naming its stream, and the checks name
+/// the stream and view count.
+#[test]
+fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let never = AtomicBool::new(false);
+    let cfg = |run: &Path| {
+        let mut c = moco_config(&data, run, asma_train::config::Method::Crossclr);
+        c.crossclr.cross_epoch = 1;
+        c.knn.every = 0;
+        c
+    };
+    let a = tmp.path().join("a");
+    pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
+    let epochs: Vec<serde_json::Value> = metric_lines(&a)
+        .into_iter()
+        .filter(|v| v["epoch"].is_u64())
+        .collect();
+    let mining: Vec<bool> = epochs
+        .iter()
+        .map(|e| e["mining"].as_bool().unwrap())
+        .collect();
+    assert_eq!(mining, [false, true, true]);
+    assert_eq!(epochs[0]["queries"].as_array().unwrap().len(), 3 + 2 * 3);
+    for s in ["joint", "motion", "bone"] {
+        let c: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(a.join(s).join("config.json")).unwrap()).unwrap();
+        assert_eq!(c["data"]["stream"], s);
+        assert_eq!(c["method"], "crossclr");
+    }
+
+    let b = tmp.path().join("b");
+    let out = run_stopping_after_epoch_1_batch_0(&cfg(&b));
+    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
+    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
+    // Epoch 1's mean covers only the batches after the resume in `b`.
+    let (la, lb) = (losses(&a), losses(&b));
+    assert_eq!((la[0], la[2]), (lb[0], lb[2]));
+    for s in ["joint", "motion", "bone"] {
+        let read = |p: &Path| {
+            asma_model::weights::read_tensors(&p.join(s).join("encoder_q.safetensors")).unwrap()
+        };
+        let (wa, wb) = (read(&a), read(&b));
+        assert!(
+            wa.iter().all(|(k, t)| wb[k].data == t.data),
+            "resume changed the {s} encoder"
+        );
+    }
+
+    for (key, bad) in [
+        ("data.stream", {
+            let mut c = cfg(&tmp.path().join("c"));
+            c.data.stream = asma_data::stream::Stream::Motion;
+            c
+        }),
+        ("crossclr.views", {
+            let mut c = cfg(&tmp.path().join("d"));
+            c.crossclr.views = 4;
+            c
+        }),
+    ] {
+        let e = pretrain(&bad, false, &never, &|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{e}");
+    }
 }
 
 /// The MoCo loop stops on a non-finite loss as the ASMa loop does: naming the epoch and the
