@@ -4,7 +4,7 @@ references (`moco_reference.py`, `crossclr_reference.py`).
     pip install torch safetensors numpy
     python3 tools/reference/make_moco_fixtures.py [crates/asma-train/tests/fixtures]
 
-Writes `skeletonclr/`, `aimclr/` and `crossclr/` there. A small SkeletonCLR (hidden_channels 4, hidden_dim 16, feature_dim 8, queue 8, momentum 0.9 so
+Writes `skeletonclr/`, `aimclr/`, `crossclr/` and `ms2l/` there. A small SkeletonCLR (hidden_channels 4, hidden_dim 16, feature_dim 8, queue 8, momentum 0.9 so
 that the key encoder visibly moves) runs three SGD steps (lr 0.1, momentum 0.9, weight decay
 1e-4) on batches of 4 clips; step 1 adds two plug-in query views (fewer frames, fewer joints).
 The queue wraps at step 2. BatchNorm in training mode, dropout off (random draws cannot be
@@ -12,7 +12,8 @@ compared across frameworks). AimCLR's fixtures add an extreme view per step (`st
 with a larger spread so that the energy-based drop removes entries and joints), its D³M term,
 and nearest-neighbour mining (top-1) at step 2. CrosSCLR's (three streams, the reference's
 shared head) run steps 0 and 1 in the first phase and step 2 in the cross phase (top-1,
-context); their losses are per stream, then the plug-in views' per stream.
+context); their losses are per stream, then the plug-in views' per stream. MS²L's
+(`ms2l_reference.py`): see `make_ms2l`.
 
 Each folder holds `init.safetensors` (the state_dict before step 0), `final.safetensors`
 (after step 2), the inputs `step{i}_q.npy`, `step{i}_k.npy`, `step1_extra{j}.npy`, and
@@ -32,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import make_input, perturb_bn_affine  # noqa: E402
 from crossclr_reference import STREAMS, CrosSCLR  # noqa: E402
 from moco_reference import AimCLR, SkeletonCLR, sgd  # noqa: E402
+from ms2l_reference import MS2L, burn_gru_state, clip_grad_norms  # noqa: E402
 
 T = 20
 EXTRA = [
@@ -107,10 +109,54 @@ def make(folder, method):
     print(method, json.dumps(expected['steps']))
 
 
+def ms2l_state(model):
+    """MS²L's state_dict, the decoder's GRU in burn's gate layout (`burn_gru_state`)."""
+    return burn_gru_state(state(model), 'motion_head.decoder', 2)
+
+
+def make_ms2l(folder):
+    """MS²L on the small encoder: three Adam steps (lr 1e-3, PyTorch's eps), the gradient
+    norms clipped per module at 0.5 (small enough to clip), projectors 32 wide with 16-d
+    embeddings; fixed jigsaw labels per step (`step{i}_labels` in expected.json); step 1 adds
+    the two plug-in views."""
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(7)
+    rng = np.random.default_rng(7)
+    model = MS2L(input_size=150, projector_hidden=32, feature_num=16,
+                 hidden_channels=4, hidden_dim=16, dropout=0.0)
+    perturb_bn_affine(model)
+    model.train()
+    save_file(ms2l_state(model), os.path.join(folder, 'init.safetensors'))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+    expected = {'steps': [], 'extra_keep_joints': [j for _, j in EXTRA]}
+    for step in range(3):
+        x = make_input(rng, T)
+        np.save(os.path.join(folder, f'step{step}_q.npy'), x)
+        labels = [int(v) for v in rng.integers(0, 6, size=x.shape[0])]
+        extra = []
+        if step == 1:
+            for j, (frames, keep) in enumerate(EXTRA):
+                xe = make_input(rng, T)[:, :, frames]
+                np.save(os.path.join(folder, f'step1_extra{j}.npy'), xe)
+                extra.append((torch.from_numpy(xe), keep))
+        motion, jig, ctr, acc = model(torch.from_numpy(x), labels, extra)
+        opt.zero_grad()
+        (motion + jig + ctr).backward()
+        clip_grad_norms(model, 0.5)
+        opt.step()
+        expected['steps'].append({'labels': labels, 'losses': [float(motion), float(jig), float(ctr)],
+                                  'accuracy': float(acc)})
+    save_file(ms2l_state(model), os.path.join(folder, 'final.safetensors'))
+    with open(os.path.join(folder, 'expected.json'), 'w') as f:
+        json.dump(expected, f, indent=1)
+    print('ms2l', json.dumps(expected['steps']))
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else 'crates/asma-train/tests/fixtures'
     for method in ('skeletonclr', 'aimclr', 'crossclr'):
         make(os.path.join(root, method), method)
+    make_ms2l(os.path.join(root, 'ms2l'))
 
 
 if __name__ == '__main__':

@@ -145,6 +145,7 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
             Method::Crossclr => {
                 "{joint,motion,bone}/encoder_q.safetensors (one directory per stream for init.from)"
             }
+            Method::Ms2l => "encoder.safetensors",
         };
         println!("done: encoders in {}/{files}", cfg.run.dir.display());
     }

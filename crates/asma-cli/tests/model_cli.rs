@@ -110,7 +110,7 @@ fn every_shipped_config_parses() {
             }
         }
     }
-    assert!(n >= 18 + 3 + 9 + 6, "{n} configs");
+    assert!(n >= 18 + 3 + 9 + 6 + 16, "{n} configs");
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub mod error;
 pub mod graph;
 pub mod host;
 pub mod moco;
+pub mod ms2l;
 pub mod norm;
 pub mod stgcn;
 pub mod student;

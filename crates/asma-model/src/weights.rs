@@ -19,7 +19,7 @@ use burn::store::{
 use crate::error::ModelError;
 
 /// `(PyTorch pattern, burn path)`: `nn.Sequential` indices ↔ asma's field names.
-const TORCH_TO_BURN: [(&str, &str); 18] = [
+const TORCH_TO_BURN: [(&str, &str); 21] = [
     // SkeletonCLR (`crate::moco`) and CrosSCLR's streams (`crate::crossclr`): the reference
     // nests the head in the encoder.
     (
@@ -34,6 +34,10 @@ const TORCH_TO_BURN: [(&str, &str); 18] = [
         r"^encoder_([qk](?:_motion|_bone)?)\.fc\.2\.",
         "encoder_${1}.fc.lin2.",
     ),
+    // MS²L's projectors (`crate::ms2l`): `classifier = nn.Sequential(Linear, BN, ReLU, Linear)`.
+    (r"^(jigsaw_head|contra_head)\.classifier\.0\.", "${1}.lin0."),
+    (r"^(jigsaw_head|contra_head)\.classifier\.1\.", "${1}.bn1."),
+    (r"^(jigsaw_head|contra_head)\.classifier\.3\.", "${1}.lin3."),
     (r"\.tcn\.0\.", ".tcn.bn_in."),
     (r"\.tcn\.2\.", ".tcn.conv."),
     (r"\.tcn\.3\.", ".tcn.bn_out."),
@@ -52,7 +56,7 @@ const TORCH_TO_BURN: [(&str, &str); 18] = [
     (r"^6\.", "lin6."),
 ];
 
-const BURN_TO_TORCH: [(&str, &str); 18] = [
+const BURN_TO_TORCH: [(&str, &str); 21] = [
     (
         r"^encoder_([qk](?:_motion|_bone)?)\.encoder\.",
         "encoder_${1}.",
@@ -65,6 +69,9 @@ const BURN_TO_TORCH: [(&str, &str); 18] = [
         r"^encoder_([qk](?:_motion|_bone)?)\.fc\.lin2\.",
         "encoder_${1}.fc.2.",
     ),
+    (r"^(jigsaw_head|contra_head)\.lin0\.", "${1}.classifier.0."),
+    (r"^(jigsaw_head|contra_head)\.bn1\.", "${1}.classifier.1."),
+    (r"^(jigsaw_head|contra_head)\.lin3\.", "${1}.classifier.3."),
     (r"\.tcn\.bn_in\.", ".tcn.0."),
     (r"\.tcn\.conv\.", ".tcn.2."),
     (r"\.tcn\.bn_out\.", ".tcn.3."),

@@ -14,6 +14,7 @@ use asma_model::burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
 use asma_model::burn::tensor::Device;
 use asma_model::crossclr::CrossclrConfig;
 use asma_model::moco::MocoConfig;
+use asma_model::ms2l::Ms2lConfig;
 use asma_skeleton::ClassNames;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub struct PretrainConfig {
     pub aimclr: AimclrConfig,
     /// CrosSCLR's streams, cross-view mining and head sharing (`crossclr` only).
     pub crossclr: CrossclrConfig,
+    /// MS²L's tasks and heads (`ms2l` only).
+    pub ms2l: Ms2lConfig,
     pub masking: MaskingConfig,
     /// Augmentations of every view, in order, one draw per batch and view (PSTL).
     pub augment: Vec<Transform>,
@@ -54,6 +57,7 @@ impl Default for PretrainConfig {
             moco: MocoConfig::default(),
             aimclr: AimclrConfig::default(),
             crossclr: CrossclrConfig::default(),
+            ms2l: Ms2lConfig::default(),
             masking: MaskingConfig::default(),
             augment: pstl_pretrain(),
             augment_per_sample: false,
@@ -84,6 +88,9 @@ pub enum Method {
     /// stream (joint, motion, bone, computed from the joint clips) and cross-view consistent
     /// knowledge mining (`[crossclr]`).
     Crossclr,
+    /// MS²L (`LanglandsLin/MS2L`): motion prediction, jigsaw puzzle recognition and
+    /// contrastive learning as one multi-task objective, on asma's ST-GCN encoder (`[ms2l]`).
+    Ms2l,
 }
 
 impl Method {
@@ -95,6 +102,12 @@ impl Method {
         )
     }
 
+    /// One of the methods ASMa is compared with (one encoder per stream, trained by the loop
+    /// of `crate::pretrain_moco`), not ASMa itself.
+    pub fn is_single_encoder(self) -> bool {
+        self != Method::Asma
+    }
+
     /// The config value (`method = "…"`).
     pub fn name(self) -> &'static str {
         match self {
@@ -102,6 +115,7 @@ impl Method {
             Method::Skeletonclr => "skeletonclr",
             Method::Aimclr => "aimclr",
             Method::Crossclr => "crossclr",
+            Method::Ms2l => "ms2l",
         }
     }
 }

@@ -175,12 +175,14 @@ fn views(cfg: &PretrainConfig) -> Vec<ViewConfig> {
                 ]
             })
             .collect(),
-        // The query, the key, AimCLR's extreme view, then the plug-in's queries.
-        Method::Skeletonclr | Method::Aimclr | Method::Crossclr => {
-            let mut v = vec![
-                view(FrameMask::None, JointMask::None),
-                view(FrameMask::None, JointMask::None),
-            ];
+        // MS²L: the clip (its masked and jigsaw views are made from it in the model), then the
+        // plug-in's views. The MoCo family: the query, the key, AimCLR's extreme view, then
+        // the plug-in's queries.
+        Method::Skeletonclr | Method::Aimclr | Method::Crossclr | Method::Ms2l => {
+            let mut v = vec![view(FrameMask::None, JointMask::None)];
+            if cfg.method.is_moco() {
+                v.push(view(FrameMask::None, JointMask::None));
+            }
             if cfg.method == Method::Aimclr {
                 v.push(ViewConfig {
                     transforms: cfg.aimclr.extreme_augment.clone(),
@@ -251,7 +253,7 @@ pub fn pretrain(
     stop: &AtomicBool,
     progress: &dyn Fn(Progress),
 ) -> Result<PretrainOutcome, TrainError> {
-    if cfg.method.is_moco() {
+    if cfg.method.is_single_encoder() {
         return crate::pretrain_moco::pretrain(cfg, resume, stop, progress);
     }
     check(cfg)?;

@@ -28,7 +28,7 @@ use crate::config::PretrainConfig;
 use crate::error::TrainError;
 use crate::features::to_tensor;
 use crate::pretrain::read_parts;
-use crate::pretrain_moco::{phase, query_views, MocoFamily, StepLog};
+use crate::pretrain_moco::{phase, query_views, queue_ptr, ComparedMethod, StepLog};
 
 /// The model configuration of a CrosSCLR run: `model.encoder`, `moco` and `crossclr`.
 pub fn model_config(cfg: &PretrainConfig) -> CrossclrModelConfig {
@@ -117,7 +117,7 @@ pub fn train_step(
     Ok((model.enqueue(loss.keys, ptr), log))
 }
 
-impl MocoFamily for CrossclrModel {
+impl ComparedMethod for CrossclrModel {
     fn build(cfg: &PretrainConfig, device: &Device) -> Self {
         model_config(cfg).init(device)
     }
@@ -130,7 +130,7 @@ impl MocoFamily for CrossclrModel {
         device: &Device,
         cfg: &PretrainConfig,
         epoch: usize,
-        ptr: usize,
+        step: usize,
     ) -> Result<(Self, StepLog), TrainError> {
         let c = &cfg.crossclr;
         let cross = phase(cfg, epoch).then_some(CrossMining {
@@ -143,7 +143,7 @@ impl MocoFamily for CrossclrModel {
         let query = views.next().expect("a query view");
         let key = to_tensor(views.next().expect("a key view"), device);
         let queries = query_views(std::iter::once(query).chain(views), device);
-        train_step(self, optim, lr, queries, key, cross, ptr)
+        train_step(self, optim, lr, queries, key, cross, queue_ptr(cfg, step))
     }
 
     /// The joint stream's query encoder (the k-NN monitor reads `data.stream`, the joints).

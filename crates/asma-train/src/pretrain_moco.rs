@@ -21,6 +21,7 @@ use asma_model::burn::store::ModuleSnapshot;
 use asma_model::burn::tensor::{Device, Tensor};
 use asma_model::crossclr::CrossclrModel;
 use asma_model::moco::{EnergyDrop, ExtremeView, MocoModel, MocoModelConfig, QueryView};
+use asma_model::ms2l::Ms2lModel;
 use asma_model::weights::save_module;
 use asma_model::{ModelError, StgcnEncoder};
 use serde::Serialize;
@@ -104,17 +105,23 @@ fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
             "optim.epochs and optim.batch_size must be ≥ 1".into(),
         ));
     }
-    if !cfg.optim.drop_last || !cfg.moco.queue_size.is_multiple_of(bs) {
+    if cfg.method.is_moco() && (!cfg.optim.drop_last || !cfg.moco.queue_size.is_multiple_of(bs)) {
         return Err(TrainError::Config(format!(
             "{}: the queue takes whole batches: set optim.drop_last = true and a moco.queue_size that is a multiple of optim.batch_size ({} % {bs} ≠ 0 or drop_last off)",
             cfg.method.name(),
             cfg.moco.queue_size
         )));
     }
-    if cfg.run.device_names().len() > 1 {
+    if cfg.method == Method::Ms2l && bs < 2 {
         return Err(TrainError::Config(
-            "run.devices: the MoCo-family methods train on one device".into(),
+            "ms2l: optim.batch_size must be ≥ 2 (its projectors' BatchNorm and its contrastive loss compare the batch's clips)".into(),
         ));
+    }
+    if cfg.run.device_names().len() > 1 {
+        return Err(TrainError::Config(format!(
+            "run.devices: {} trains on one device",
+            cfg.method.name()
+        )));
     }
     Ok(())
 }
@@ -195,12 +202,13 @@ pub(crate) fn query_views(views: impl Iterator<Item = View>, device: &Device) ->
         .collect()
 }
 
-/// What the loop needs of a MoCo-family model: SkeletonCLR's and AimCLR's [`MocoModel`],
-/// CrosSCLR's [`asma_model::crossclr::CrossclrModel`].
-pub(crate) trait MocoFamily: Module + ModuleSnapshot + Sized {
+/// What the loop needs of the model of a method ASMa is compared with: SkeletonCLR's and
+/// AimCLR's [`MocoModel`], CrosSCLR's [`asma_model::crossclr::CrossclrModel`], MS²L's
+/// [`asma_model::ms2l::Ms2lModel`].
+pub(crate) trait ComparedMethod: Module + ModuleSnapshot + Sized {
     /// The model of `cfg`, initialised on `device` (seeded by the caller).
     fn build(cfg: &PretrainConfig, device: &Device) -> Self;
-    /// One optimiser step on `batch`'s views, the keys into the queues at `ptr`.
+    /// Optimiser step `step` (counted over the run) on `batch`'s views in 0-based `epoch`.
     #[allow(clippy::too_many_arguments)]
     fn step(
         self,
@@ -210,7 +218,7 @@ pub(crate) trait MocoFamily: Module + ModuleSnapshot + Sized {
         device: &Device,
         cfg: &PretrainConfig,
         epoch: usize,
-        ptr: usize,
+        step: usize,
     ) -> Result<(Self, StepLog), TrainError>;
     /// The encoder the k-NN monitor evaluates (on `data.stream`).
     fn monitored(&self) -> &StgcnEncoder;
@@ -218,7 +226,7 @@ pub(crate) trait MocoFamily: Module + ModuleSnapshot + Sized {
     fn export(&self, run: &RunDir) -> Result<(), ModelError>;
 }
 
-impl MocoFamily for MocoModel {
+impl ComparedMethod for MocoModel {
     fn build(cfg: &PretrainConfig, device: &Device) -> Self {
         model_config(cfg).init(device)
     }
@@ -231,7 +239,7 @@ impl MocoFamily for MocoModel {
         device: &Device,
         cfg: &PretrainConfig,
         epoch: usize,
-        ptr: usize,
+        step: usize,
     ) -> Result<(Self, StepLog), TrainError> {
         // AimCLR's drop, and its mining from the 0-based epoch `mining_epoch` on.
         let aimclr = (cfg.method == Method::Aimclr).then(|| {
@@ -243,7 +251,7 @@ impl MocoFamily for MocoModel {
             (drop, phase(cfg, epoch).then_some(a.topk))
         });
         let (queries, key, extreme) = batch_views(batch, device, aimclr);
-        train_step(self, optim, lr, queries, key, extreme, ptr)
+        train_step(self, optim, lr, queries, key, extreme, queue_ptr(cfg, step))
     }
 
     fn monitored(&self) -> &StgcnEncoder {
@@ -257,6 +265,11 @@ impl MocoFamily for MocoModel {
     }
 }
 
+/// Where step `step`'s keys go in the queue: `(step · batch) mod K` (whole batches only).
+pub(crate) fn queue_ptr(cfg: &PretrainConfig, step: usize) -> usize {
+    (step * cfg.optim.batch_size) % cfg.moco.queue_size
+}
+
 /// Whether the method's second phase is on in the 0-based `epoch`: AimCLR's nearest-neighbour
 /// mining, CrosSCLR's cross-view mining (the references' 1-based epochs after the configured
 /// one).
@@ -264,7 +277,7 @@ pub(crate) fn phase(cfg: &PretrainConfig, epoch: usize) -> bool {
     match cfg.method {
         Method::Aimclr => epoch >= cfg.aimclr.mining_epoch,
         Method::Crossclr => epoch >= cfg.crossclr.cross_epoch,
-        Method::Asma | Method::Skeletonclr => false,
+        Method::Asma | Method::Skeletonclr | Method::Ms2l => false,
     }
 }
 
@@ -282,11 +295,14 @@ pub fn pretrain(
             crate::pretrain_crossclr::check(cfg)?;
             run::<CrossclrModel>(cfg, resume, stop, progress)
         }
-        _ => run::<MocoModel>(cfg, resume, stop, progress),
+        Method::Ms2l => run::<Ms2lModel>(cfg, resume, stop, progress),
+        Method::Skeletonclr | Method::Aimclr | Method::Asma => {
+            run::<MocoModel>(cfg, resume, stop, progress)
+        }
     }
 }
 
-fn run<M: MocoFamily>(
+fn run<M: ComparedMethod>(
     cfg: &PretrainConfig,
     resume: bool,
     stop: &AtomicBool,
@@ -333,8 +349,6 @@ fn run<M: MocoFamily>(
 
     let schedule = cfg.optim.schedule();
     let batches = loader.batches_per_epoch();
-    let k = cfg.moco.queue_size;
-    let bs = cfg.optim.batch_size;
     let save = |model: &M, optim: &ModuleOptimizer, state: TrainState| {
         save_checkpoint(&run, model, optim, state, |m| m.export(&run))
     };
@@ -349,8 +363,7 @@ fn run<M: MocoFamily>(
             let batch = loader.batch(epoch as u64, &order, b)?;
             samples += batch.samples.len();
             seed_step(&ad, cfg.run.seed, state.step);
-            let ptr = (state.step * bs) % k;
-            let (m, log) = model.step(&mut optim, lr, batch, &ad, cfg, epoch, ptr)?;
+            let (m, log) = model.step(&mut optim, lr, batch, &ad, cfg, epoch, state.step)?;
             model = m;
             if !log.total.is_finite() {
                 return Err(TrainError::NonFinite {

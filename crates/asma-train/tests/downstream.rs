@@ -486,9 +486,10 @@ fn a_run_saves_the_names_of_its_classes_and_checks_them() {
     );
 }
 
-/// A SkeletonCLR run has one encoder (`encoder_q.safetensors`): the classifier starts both
-/// branches from it, so with averaging and frozen encoders the probe reads that encoder's own
-/// feature, and the exported classifier holds the same weights in both branches.
+/// A SkeletonCLR run has one encoder (`encoder_q.safetensors`), an MS²L run too
+/// (`encoder.safetensors`): the classifier starts both branches from it, so with averaging and
+/// frozen encoders the probe reads that encoder's own feature, and the exported classifier
+/// holds the same weights in both branches.
 #[test]
 fn a_single_encoder_pretraining_run_feeds_both_branches() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -496,33 +497,43 @@ fn a_single_encoder_pretraining_run_feeds_both_branches() {
     tiny_data(dir.path());
     let pre = dir.path().join("skeletonclr");
     moco_pretrain(dir.path(), &pre, asma_train::config::Method::Skeletonclr);
+    let ms2l = dir.path().join("ms2l");
+    moco_pretrain(dir.path(), &ms2l, asma_train::config::Method::Ms2l);
 
-    let run_dir = dir.path().join("linear");
-    let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
-    cfg.optim.epochs = 1;
-    cfg.model.fusion = Fusion::Average;
-    cfg.init.from = Some(pre.clone());
-    let notes = std::sync::Mutex::new(Vec::new());
-    run(&cfg, false, &AtomicBool::new(false), &|p| {
-        if let asma_train::downstream::Progress::Note(n) = p {
-            notes.lock().unwrap().push(n);
+    for (i, (from, file)) in [
+        (&pre, "encoder_q.safetensors"),
+        (&ms2l, "encoder.safetensors"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run_dir = dir.path().join(format!("linear{i}"));
+        let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
+        cfg.optim.epochs = 1;
+        cfg.model.fusion = Fusion::Average;
+        cfg.init.from = Some(from.clone());
+        let notes = std::sync::Mutex::new(Vec::new());
+        run(&cfg, false, &AtomicBool::new(false), &|p| {
+            if let asma_train::downstream::Progress::Note(n) = p {
+                notes.lock().unwrap().push(n);
+            }
+        })
+        .unwrap();
+        let notes = notes.into_inner().unwrap().join("\n");
+        assert!(
+            notes.contains("both branches from the single encoder"),
+            "{notes}"
+        );
+        let t = asma_model::weights::read_tensors(&run_dir.join("classifier.safetensors")).unwrap();
+        let q = asma_model::weights::read_tensors(&from.join(file)).unwrap();
+        for (k, v) in &q {
+            assert_eq!(t[&format!("encoder_theta.{k}")].data, v.data, "{k}");
+            assert_eq!(t[&format!("encoder_phi.{k}")].data, v.data, "{k}");
         }
-    })
-    .unwrap();
-    let notes = notes.into_inner().unwrap().join("\n");
-    assert!(
-        notes.contains("both branches from the single encoder"),
-        "{notes}"
-    );
-    let t = asma_model::weights::read_tensors(&run_dir.join("classifier.safetensors")).unwrap();
-    let q = asma_model::weights::read_tensors(&pre.join("encoder_q.safetensors")).unwrap();
-    for (k, v) in &q {
-        assert_eq!(t[&format!("encoder_theta.{k}")].data, v.data, "{k}");
-        assert_eq!(t[&format!("encoder_phi.{k}")].data, v.data, "{k}");
     }
 }
 
-/// A one-epoch MoCo-family pre-training run of `method` on the tiny data in `data`.
+/// A one-epoch pre-training run of the compared `method` on the tiny data in `data`.
 fn moco_pretrain(
     data: &std::path::Path,
     run: &std::path::Path,
@@ -539,6 +550,8 @@ fn moco_pretrain(
     p.moco.feature_dim = 8;
     p.moco.queue_size = 12;
     p.crossclr.cross_epoch = 0;
+    p.ms2l.projector_hidden = 16;
+    p.ms2l.feature_dim = 8;
     p.optim.epochs = 1;
     p.optim.batch_size = 6;
     p.optim.drop_last = true;

@@ -569,6 +569,63 @@ fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
     }
 }
 
+/// MS²L with the plug-in: each epoch logs its three terms (motion, jigsaw, contrastive), a
+/// run stopped in the middle of an epoch and resumed equals the straight run (the jigsaw
+/// permutations are a function of the seed and the step), the encoder is exported as
+/// `encoder.safetensors`, and a data layout that does not match `ms2l.input_size` is an error
+/// naming both.
+#[test]
+fn ms2l_with_the_plugin_logs_its_three_tasks_and_resumes_exactly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (tmp, data) = tmp_with_data();
+    let never = AtomicBool::new(false);
+    let cfg = |run: &Path| {
+        let mut c = moco_config(&data, run, asma_train::config::Method::Ms2l);
+        c.augment = Vec::new();
+        c.optim.optimizer = asma_train::config::OptimizerKind::Adam;
+        c.optim.lr = 1e-3;
+        c.ms2l.projector_hidden = 16;
+        c.ms2l.feature_dim = 8;
+        c.knn.every = 0;
+        c
+    };
+    let a = tmp.path().join("a");
+    pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
+    let epochs: Vec<serde_json::Value> = metric_lines(&a)
+        .into_iter()
+        .filter(|v| v["epoch"].is_u64())
+        .collect();
+    assert_eq!(epochs.len(), 3);
+    let terms = epochs[0]["queries"].as_array().unwrap();
+    assert_eq!(terms.len(), 3);
+    assert!(terms.iter().all(|t| t.as_f64().unwrap() > 0.0));
+    assert!(a.join("encoder.safetensors").exists());
+
+    let b = tmp.path().join("b");
+    let out = run_stopping_after_epoch_1_batch_0(&cfg(&b));
+    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
+    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
+    let (la, lb) = (losses(&a), losses(&b));
+    assert_eq!((la[0], la[2]), (lb[0], lb[2]));
+    let read =
+        |p: &Path| asma_model::weights::read_tensors(&p.join("encoder.safetensors")).unwrap();
+    let (wa, wb) = (read(&a), read(&b));
+    assert!(
+        wa.iter().all(|(k, t)| wb[k].data == t.data),
+        "resume changed the weights"
+    );
+
+    let mut bad = cfg(&tmp.path().join("c"));
+    bad.ms2l.input_size = 75;
+    let e = pretrain(&bad, false, &never, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("ms2l.input_size = 75") && e.contains("150"),
+        "{e}"
+    );
+}
+
 /// The MoCo loop stops on a non-finite loss as the ASMa loop does: naming the epoch and the
 /// step, the last good checkpoint kept (10 clips in batches of 4, the partial batch dropped:
 /// two steps per epoch).

@@ -472,11 +472,15 @@ fn load_encoders(cfg: &DownstreamConfig, model: &mut AsmaClassifier) -> Result<S
         from.join("encoder_phi.safetensors"),
     );
     let classifier = from.join("classifier.safetensors");
-    let single = from.join("encoder_q.safetensors");
+    // A single-encoder run: SkeletonCLR's, AimCLR's, a CrosSCLR stream's, or MS²L's.
+    let single = ["encoder_q.safetensors", "encoder.safetensors"]
+        .map(|f| from.join(f))
+        .into_iter()
+        .find(|p| p.exists());
     if theta.exists() && phi.exists() {
         load_module(&mut model.encoder_theta, &theta, "data_bn.weight", None)?;
         load_module(&mut model.encoder_phi, &phi, "data_bn.weight", None)?;
-    } else if single.exists() {
+    } else if let Some(single) = single {
         // A single-encoder method (SkeletonCLR): both branches start from its encoder. With
         // `fusion = "average"` and frozen encoders the classifier is that encoder's own
         // linear probe (the average of two equal features is the feature).
@@ -502,7 +506,7 @@ fn load_encoders(cfg: &DownstreamConfig, model: &mut AsmaClassifier) -> Result<S
     } else {
         return Err(TrainError::Checkpoint {
             path: from.clone(),
-            msg: "neither encoder_theta/phi.safetensors (an ASMa pre-training run), encoder_q.safetensors (a SkeletonCLR run) nor classifier.safetensors (a classifier run) is here".into(),
+            msg: "neither encoder_theta/phi.safetensors (an ASMa pre-training run), encoder_q.safetensors or encoder.safetensors (a run of one of the compared methods) nor classifier.safetensors (a classifier run) is here".into(),
         });
     }
     Ok(format!("encoders: loaded from {}", from.display()))
