@@ -30,12 +30,12 @@ use asma_skeleton::NTU25;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Distribution, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::moco::{
     copy_parameters, info_nce, l2_normalise, multi_positive_nce, positive_is_top, MocoConfig,
-    MocoEncoder, MocoHead, QueryView,
+    MocoEncoder, QueryView,
 };
 use crate::stgcn::{StgcnEncoder, StgcnEncoderConfig, StgcnEncoderInit};
 
@@ -88,13 +88,8 @@ impl CrossclrModelConfig {
     /// a queue of unit-norm Gaussian columns per stream, in the reference's order.
     pub fn init(&self, device: &Device) -> CrossclrModel {
         let d = self.encoder.hidden_dim;
-        let f = self.moco.feature_dim;
-        let mlp = self.moco.mlp;
-        let shared = mlp && self.crossclr.shared_head;
-        let head = || MocoHead {
-            lin0: mlp.then(|| LinearConfig::new(d, d).init(device)),
-            lin2: LinearConfig::new(d, f).init(device),
-        };
+        let shared = self.moco.mlp && self.crossclr.shared_head;
+        let head = || self.moco.head(d, device);
         let joint = || MocoEncoder {
             encoder: self.encoder.init(device),
             fc: head(),
@@ -115,14 +110,7 @@ impl CrossclrModelConfig {
                 }
             },
         };
-        let queue = || {
-            let q = Tensor::<2>::random(
-                [f, self.moco.queue_size],
-                Distribution::Normal(0.0, 1.0),
-                device,
-            );
-            Param::from_tensor(l2_normalise(q, 0).detach()).set_require_grad(false)
-        };
+        let queue = || self.moco.queue(device);
         let encoder_q = joint();
         let encoder_k = copy_parameters(&encoder_q, joint(), 0.0);
         let encoder_q_motion = later();

@@ -48,6 +48,27 @@ pub struct MocoConfig {
     pub mlp: bool,
 }
 
+impl MocoConfig {
+    /// The head on `d`-wide features: Linear(d, d) → ReLU → Linear(d, feature_dim) with
+    /// `mlp`, Linear(d, feature_dim) otherwise.
+    pub fn head(&self, d: usize, device: &Device) -> MocoHead {
+        MocoHead {
+            lin0: self.mlp.then(|| LinearConfig::new(d, d).init(device)),
+            lin2: LinearConfig::new(d, self.feature_dim).init(device),
+        }
+    }
+
+    /// `(feature_dim, queue_size)` unit-norm Gaussian columns, not trained.
+    pub fn queue(&self, device: &Device) -> Param<Tensor<2>> {
+        let q = Tensor::<2>::random(
+            [self.feature_dim, self.queue_size],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        );
+        Param::from_tensor(l2_normalise(q, 0).detach()).set_require_grad(false)
+    }
+}
+
 impl Default for MocoConfig {
     fn default() -> Self {
         MocoConfig {
@@ -73,11 +94,7 @@ impl MocoModelConfig {
     /// and no gradient) and a queue of unit-norm Gaussian columns, as the reference.
     pub fn init(&self, device: &Device) -> MocoModel {
         let d = self.encoder.hidden_dim;
-        let f = self.moco.feature_dim;
-        let head = || MocoHead {
-            lin0: self.moco.mlp.then(|| LinearConfig::new(d, d).init(device)),
-            lin2: LinearConfig::new(d, f).init(device),
-        };
+        let head = || self.moco.head(d, device);
         let encoder_q = MocoEncoder {
             encoder: self.encoder.init(device),
             fc: head(),
@@ -89,15 +106,10 @@ impl MocoModelConfig {
             fc: head(),
         };
         let encoder_k = copy_parameters(&encoder_q, encoder_k, 0.0);
-        let queue = Tensor::<2>::random(
-            [f, self.moco.queue_size],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        );
         MocoModel {
             encoder_q,
             encoder_k,
-            queue: Param::from_tensor(l2_normalise(queue, 0).detach()).set_require_grad(false),
+            queue: self.moco.queue(device),
             momentum: self.moco.momentum,
             temperature: self.moco.temperature,
         }

@@ -20,13 +20,32 @@ use asma_model::ms2l::{Ms2lConfig, Ms2lModelConfig};
 use asma_model::weights::{load_module, read_tensors, save_module};
 use asma_model::StgcnEncoderConfig;
 use asma_train::config::{OptimConfig, OptimizerKind};
-use asma_train::pretrain_moco::train_step;
+use asma_train::pretrain_moco::{train_step, StepLog};
 
 fn fixture(method: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(method)
         .join(name)
+}
+
+/// The reference's `expected.json` and the plug-in views' kept joints.
+fn expected(fixture: &dyn Fn(&str) -> PathBuf) -> (serde_json::Value, Vec<Vec<usize>>) {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("expected.json")).unwrap()).unwrap();
+    let keep = serde_json::from_value(expected["extra_keep_joints"].clone()).unwrap();
+    (expected, keep)
+}
+
+/// The reference's initial `state_dict`, by its own names (more than `min` tensors).
+fn load_init<M: Module + ModuleSnapshot>(
+    model: &mut M,
+    fixture: &dyn Fn(&str) -> PathBuf,
+    anchor: &str,
+    min: usize,
+) {
+    let report = load_module(model, &fixture("init.safetensors"), anchor, None).unwrap();
+    assert!(report.loaded > min, "{report:?}");
 }
 
 fn input(path: PathBuf, device: &Device) -> Tensor<5> {
@@ -110,6 +129,28 @@ fn moco_tolerance(name: &str, params: f32) -> f32 {
     }
 }
 
+/// A step's logged terms against the reference's: each loss (`losses`, in order), AimCLR's D³M
+/// term, their sum, the accuracy.
+fn assert_step_matches(log: &StepLog, want: &serde_json::Value, what: &str) {
+    let losses: Vec<f64> = serde_json::from_value(want["losses"].clone()).unwrap();
+    assert_eq!(log.queries.len(), losses.len(), "{what}");
+    for (i, (&got, &l)) in log.queries.iter().zip(&losses).enumerate() {
+        close(got, l, &format!("{what}, loss {i}"));
+    }
+    let ddm = want["ddm"].as_f64();
+    assert_eq!(log.ddm.is_some(), ddm.is_some(), "{what}");
+    if let (Some(got), Some(d)) = (log.ddm, ddm) {
+        close(got, d, &format!("{what}, D³M"));
+    }
+    let total = losses.iter().sum::<f64>() + ddm.unwrap_or(0.0);
+    close(log.total, total, &format!("{what}, total"));
+    assert_eq!(
+        f64::from(log.accuracy),
+        want["accuracy"].as_f64().unwrap(),
+        "{what}"
+    );
+}
+
 fn close(got: f32, want: f64, what: &str) {
     assert!(
         (f64::from(got) - want).abs() < 1e-4 * want.abs().max(1.0),
@@ -119,25 +160,15 @@ fn close(got: f32, want: f64, what: &str) {
 
 fn three_sgd_steps(method: &str) {
     let fixture = |name: &str| fixture(method, name);
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixture("expected.json")).unwrap()).unwrap();
+    let (expected, keep) = expected(&fixture);
     let device = Device::flex().autodiff();
     let cfg = MocoModelConfig {
         encoder: small_encoder(),
         moco: small_moco(),
     };
     let mut model = cfg.init(&device);
-    let report = load_module(
-        &mut model,
-        &fixture("init.safetensors"),
-        "encoder_q.data_bn.weight",
-        None,
-    )
-    .unwrap();
-    assert!(report.loaded > 100, "{report:?}");
+    load_init(&mut model, &fixture, "encoder_q.data_bn.weight", 100);
     let mut optim = sgd();
-    let keep: Vec<Vec<usize>> =
-        serde_json::from_value(expected["extra_keep_joints"].clone()).unwrap();
     for step in 0..3 {
         let queries = queries(&fixture, step, &keep, &device);
         let key = input(fixture(&format!("step{step}_k.npy")), &device);
@@ -161,25 +192,7 @@ fn three_sgd_steps(method: &str) {
         )
         .unwrap();
         model = m;
-        let close = |got: f32, want: f64, what: &str| {
-            close(got, want, &format!("{method} step {step}, {what}"))
-        };
-        let losses: Vec<f64> = serde_json::from_value(want["losses"].clone()).unwrap();
-        assert_eq!(log.queries.len(), losses.len(), "step {step}");
-        for (i, (&got, &l)) in log.queries.iter().zip(&losses).enumerate() {
-            close(got, l, &format!("query view {i}"));
-        }
-        let ddm = want["ddm"].as_f64();
-        assert_eq!(log.ddm.is_some(), ddm.is_some());
-        if let (Some(got), Some(d)) = (log.ddm, ddm) {
-            close(got, d, "D³M");
-        }
-        close(
-            log.total,
-            losses.iter().sum::<f64>() + ddm.unwrap_or(0.0),
-            "total",
-        );
-        assert_eq!(f64::from(log.accuracy), want["accuracy"].as_f64().unwrap());
+        assert_step_matches(&log, want, &format!("{method} step {step}"));
     }
     assert_final_state_matches(&model.valid(), &fixture("final.safetensors"), 150, &|n| {
         moco_tolerance(n, 2e-4)
@@ -232,8 +245,7 @@ fn assert_final_state_matches<M: Module + ModuleSnapshot>(
 #[test]
 fn crossclr_matches_the_reference_over_three_sgd_steps() {
     let fixture = |name: &str| fixture("crossclr", name);
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixture("expected.json")).unwrap()).unwrap();
+    let (expected, keep) = expected(&fixture);
     let device = Device::flex().autodiff();
     let cfg = CrossclrModelConfig {
         encoder: small_encoder(),
@@ -241,17 +253,8 @@ fn crossclr_matches_the_reference_over_three_sgd_steps() {
         crossclr: CrossclrConfig::default(),
     };
     let mut model = cfg.init(&device);
-    let report = load_module(
-        &mut model,
-        &fixture("init.safetensors"),
-        "encoder_q.data_bn.weight",
-        None,
-    )
-    .unwrap();
-    assert!(report.loaded > 300, "{report:?}");
+    load_init(&mut model, &fixture, "encoder_q.data_bn.weight", 300);
     let mut optim = sgd();
-    let keep: Vec<Vec<usize>> =
-        serde_json::from_value(expected["extra_keep_joints"].clone()).unwrap();
     for step in 0..3 {
         let want = &expected["steps"][step];
         let cross = want["cross"].as_bool().unwrap().then_some(CrossMining {
@@ -270,13 +273,7 @@ fn crossclr_matches_the_reference_over_three_sgd_steps() {
         )
         .unwrap();
         model = m;
-        let losses: Vec<f64> = serde_json::from_value(want["losses"].clone()).unwrap();
-        assert_eq!(log.queries.len(), losses.len(), "step {step}");
-        for (i, (&got, &l)) in log.queries.iter().zip(&losses).enumerate() {
-            close(got, l, &format!("crossclr step {step}, loss {i}"));
-        }
-        close(log.total, losses.iter().sum(), "total");
-        assert_eq!(f64::from(log.accuracy), want["accuracy"].as_f64().unwrap());
+        assert_step_matches(&log, want, &format!("crossclr step {step}"));
     }
     // Parameters within 5e-4 (measured: ≤ 3.6e-4, in the bone and motion streams' first
     // layers after the cross step, whose losses reach 4.7; for scale, detaching the context
@@ -293,8 +290,7 @@ fn crossclr_matches_the_reference_over_three_sgd_steps() {
 #[test]
 fn ms2l_matches_the_reference_over_three_adam_steps() {
     let fixture = |name: &str| fixture("ms2l", name);
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixture("expected.json")).unwrap()).unwrap();
+    let (expected, keep) = expected(&fixture);
     let device = Device::flex().autodiff();
     let cfg = Ms2lModelConfig {
         encoder: small_encoder(),
@@ -306,14 +302,7 @@ fn ms2l_matches_the_reference_over_three_adam_steps() {
         },
     };
     let mut model = cfg.init(&device);
-    let report = load_module(
-        &mut model,
-        &fixture("init.safetensors"),
-        "encoder.data_bn.weight",
-        None,
-    )
-    .unwrap();
-    assert!(report.loaded > 100, "{report:?}");
+    load_init(&mut model, &fixture, "encoder.data_bn.weight", 100);
     let mut optim = OptimConfig {
         optimizer: OptimizerKind::Adam,
         lr: 1e-3,
@@ -322,8 +311,6 @@ fn ms2l_matches_the_reference_over_three_adam_steps() {
         ..Default::default()
     }
     .optimizer();
-    let keep: Vec<Vec<usize>> =
-        serde_json::from_value(expected["extra_keep_joints"].clone()).unwrap();
     for step in 0..3 {
         let want = &expected["steps"][step];
         let labels: Vec<usize> = serde_json::from_value(want["labels"].clone()).unwrap();
@@ -340,16 +327,8 @@ fn ms2l_matches_the_reference_over_three_adam_steps() {
         )
         .unwrap();
         model = m;
-        let losses: Vec<f64> = serde_json::from_value(want["losses"].clone()).unwrap();
-        assert_eq!(log.queries.len(), 3);
-        for (what, (&got, &l)) in ["motion", "jigsaw", "contrastive"]
-            .iter()
-            .zip(log.queries.iter().zip(&losses))
-        {
-            close(got, l, &format!("ms2l step {step}, {what}"));
-        }
-        close(log.total, losses.iter().sum(), "total");
-        assert_eq!(f64::from(log.accuracy), want["accuracy"].as_f64().unwrap());
+        assert_eq!(log.queries.len(), 3, "motion, jigsaw, contrastive");
+        assert_step_matches(&log, want, &format!("ms2l step {step}"));
     }
     // A bias just before a BatchNorm has a zero gradient up to rounding, which Adam's
     // normalisation turns into steps of ±lr; those biases are compared within 2·lr per step,

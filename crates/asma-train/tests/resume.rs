@@ -388,6 +388,46 @@ fn run_stopping_after_epoch_1_batch_0(
     .unwrap()
 }
 
+/// A run of `cfg` in `b` stopped in epoch 1 after its first batch and resumed equals the
+/// straight run in `a`: the losses of the epochs not cut (epoch 1's mean covers only the
+/// batches after the resume) and the exported `files`, bit for bit.
+fn assert_stop_and_resume_equals(
+    cfg: &dyn Fn(&Path) -> PretrainConfig,
+    a: &Path,
+    b: &Path,
+    files: &[&str],
+) {
+    let out = run_stopping_after_epoch_1_batch_0(&cfg(b));
+    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
+    pretrain(&cfg(b), true, &AtomicBool::new(false), &|_| {}).unwrap();
+    let (la, lb) = (losses(a), losses(b));
+    assert_eq!((la[0], la[2]), (lb[0], lb[2]));
+    for f in files {
+        let read = |p: &Path| asma_model::weights::read_tensors(&p.join(f)).unwrap();
+        let (wa, wb) = (read(a), read(b));
+        assert!(
+            wa.iter().all(|(k, t)| wb[k].data == t.data),
+            "resume changed {f}"
+        );
+    }
+}
+
+/// The per-epoch lines of a run's `metrics.jsonl` (not the baselines).
+fn epoch_lines(run: &Path) -> Vec<serde_json::Value> {
+    metric_lines(run)
+        .into_iter()
+        .filter(|v| v["epoch"].is_u64())
+        .collect()
+}
+
+/// Each epoch's `mining` flag.
+fn mining_flags(run: &Path) -> Vec<bool> {
+    epoch_lines(run)
+        .iter()
+        .map(|e| e["mining"].as_bool().unwrap())
+        .collect()
+}
+
 /// A small MoCo-family run with ASMa's plug-in: SkeletonCLR's recipe (per-sample crop and
 /// shear, SGD, a ×0.1 step after epoch 1).
 fn moco_config(data: &Path, run: &Path, method: asma_train::config::Method) -> PretrainConfig {
@@ -433,19 +473,7 @@ fn skeletonclr_with_the_plugin_resumes_exactly() {
     assert!(epochs[2]["knn"].is_f64());
     assert!(a.join("encoder_q.safetensors").exists());
 
-    let b = tmp.path().join("b");
-    let out = run_stopping_after_epoch_1_batch_0(&cfg(&b));
-    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
-    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
-    let (la, lb) = (losses(&a), losses(&b));
-    assert_eq!((la[0], la[2]), (lb[0], lb[2]));
-    let read =
-        |p: &Path| asma_model::weights::read_tensors(&p.join("encoder_q.safetensors")).unwrap();
-    let (wa, wb) = (read(&a), read(&b));
-    assert!(
-        wa.iter().all(|(k, t)| wb[k].data == t.data),
-        "resume changed the weights"
-    );
+    assert_stop_and_resume_equals(&cfg, &a, &tmp.path().join("b"), &["encoder_q.safetensors"]);
 
     let mut bad = cfg(&tmp.path().join("c"));
     bad.moco.queue_size = 10;
@@ -471,15 +499,8 @@ fn aimclr_logs_its_terms_mines_after_the_configured_epoch_and_resumes_exactly() 
     };
     let a = tmp.path().join("a");
     pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
-    let epochs: Vec<serde_json::Value> = metric_lines(&a)
-        .into_iter()
-        .filter(|v| v["epoch"].is_u64())
-        .collect();
-    let mining: Vec<bool> = epochs
-        .iter()
-        .map(|e| e["mining"].as_bool().unwrap())
-        .collect();
-    assert_eq!(mining, [false, true, true]);
+    let epochs = epoch_lines(&a);
+    assert_eq!(mining_flags(&a), [false, true, true]);
     assert!(epochs.iter().all(|e| e["ddm"].as_f64().unwrap() > 0.0));
     assert_eq!(epochs[0]["queries"].as_array().unwrap().len(), 3);
 
@@ -515,15 +536,8 @@ fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
     };
     let a = tmp.path().join("a");
     pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
-    let epochs: Vec<serde_json::Value> = metric_lines(&a)
-        .into_iter()
-        .filter(|v| v["epoch"].is_u64())
-        .collect();
-    let mining: Vec<bool> = epochs
-        .iter()
-        .map(|e| e["mining"].as_bool().unwrap())
-        .collect();
-    assert_eq!(mining, [false, true, true]);
+    let epochs = epoch_lines(&a);
+    assert_eq!(mining_flags(&a), [false, true, true]);
     assert_eq!(epochs[0]["queries"].as_array().unwrap().len(), 3 + 2 * 3);
     for s in ["joint", "motion", "bone"] {
         let c: serde_json::Value =
@@ -532,23 +546,16 @@ fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
         assert_eq!(c["method"], "crossclr");
     }
 
-    let b = tmp.path().join("b");
-    let out = run_stopping_after_epoch_1_batch_0(&cfg(&b));
-    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
-    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
-    // Epoch 1's mean covers only the batches after the resume in `b`.
-    let (la, lb) = (losses(&a), losses(&b));
-    assert_eq!((la[0], la[2]), (lb[0], lb[2]));
-    for s in ["joint", "motion", "bone"] {
-        let read = |p: &Path| {
-            asma_model::weights::read_tensors(&p.join(s).join("encoder_q.safetensors")).unwrap()
-        };
-        let (wa, wb) = (read(&a), read(&b));
-        assert!(
-            wa.iter().all(|(k, t)| wb[k].data == t.data),
-            "resume changed the {s} encoder"
-        );
-    }
+    assert_stop_and_resume_equals(
+        &cfg,
+        &a,
+        &tmp.path().join("b"),
+        &[
+            "joint/encoder_q.safetensors",
+            "motion/encoder_q.safetensors",
+            "bone/encoder_q.safetensors",
+        ],
+    );
 
     for (key, bad) in [
         ("data.stream", {
@@ -591,29 +598,14 @@ fn ms2l_with_the_plugin_logs_its_three_tasks_and_resumes_exactly() {
     };
     let a = tmp.path().join("a");
     pretrain(&cfg(&a), false, &never, &|_| {}).unwrap();
-    let epochs: Vec<serde_json::Value> = metric_lines(&a)
-        .into_iter()
-        .filter(|v| v["epoch"].is_u64())
-        .collect();
+    let epochs = epoch_lines(&a);
     assert_eq!(epochs.len(), 3);
     let terms = epochs[0]["queries"].as_array().unwrap();
     assert_eq!(terms.len(), 3);
     assert!(terms.iter().all(|t| t.as_f64().unwrap() > 0.0));
     assert!(a.join("encoder.safetensors").exists());
 
-    let b = tmp.path().join("b");
-    let out = run_stopping_after_epoch_1_batch_0(&cfg(&b));
-    assert_eq!((out.state.epoch, out.state.batch), (1, 1));
-    pretrain(&cfg(&b), true, &never, &|_| {}).unwrap();
-    let (la, lb) = (losses(&a), losses(&b));
-    assert_eq!((la[0], la[2]), (lb[0], lb[2]));
-    let read =
-        |p: &Path| asma_model::weights::read_tensors(&p.join("encoder.safetensors")).unwrap();
-    let (wa, wb) = (read(&a), read(&b));
-    assert!(
-        wa.iter().all(|(k, t)| wb[k].data == t.data),
-        "resume changed the weights"
-    );
+    assert_stop_and_resume_equals(&cfg, &a, &tmp.path().join("b"), &["encoder.safetensors"]);
 
     let mut bad = cfg(&tmp.path().join("c"));
     bad.ms2l.input_size = 75;
