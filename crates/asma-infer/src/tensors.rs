@@ -1,5 +1,6 @@
-//! A `.safetensors` file opened by mmap: the JSON header is parsed, and each tensor is read
-//! from the mapping when asked for (only f32 is accepted: asma writes nothing else).
+//! A `.safetensors` file opened by mmap: the header is parsed and checked by the
+//! `safetensors` crate, and each tensor is read from the mapping when asked for (only f32 is
+//! accepted: asma writes nothing else).
 //!
 //! Every way a file can be unusable is an error naming the file: truncated (the header or a
 //! tensor reaches past the end), not safetensors, a dtype other than F32, a missing tensor or
@@ -10,6 +11,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
+use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{model_err, InferError, Result};
 
@@ -41,60 +43,21 @@ impl Tensors {
             source,
         })?;
         let bad = |msg: String| model_err(path, msg);
-        let len_bytes: [u8; 8] = map
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| bad("truncated: shorter than a safetensors header".into()))?;
-        let header_len = u64::from_le_bytes(len_bytes) as usize;
-        let data = 8usize
-            .checked_add(header_len)
-            .filter(|&d| d <= map.len())
-            .ok_or_else(|| {
-                bad(format!(
-                    "truncated or not safetensors: header of {header_len} bytes, file of {}",
-                    map.len()
-                ))
-            })?;
-        let header: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&map[8..data])
-                .map_err(|e| bad(format!("not a safetensors header: {e}")))?;
+        // The `safetensors` crate checks the header, the offsets and that the tensors cover
+        // the file exactly; the data stay in the mapping until asked for.
+        let (header_len, metadata) = SafeTensors::read_metadata(&map)
+            .map_err(|e| bad(format!("truncated or not a safetensors file: {e}")))?;
+        let data = 8 + header_len;
         let mut entries = BTreeMap::new();
-        for (name, v) in header {
-            if name == "__metadata__" {
-                continue;
-            }
-            let dtype = v["dtype"].as_str().unwrap_or("?");
-            let usizes = |key: &str| -> Vec<usize> {
-                let values = v[key].as_array().map(Vec::as_slice).unwrap_or_default();
-                values
-                    .iter()
-                    .filter_map(|d| d.as_u64().map(|d| d as usize))
-                    .collect()
-            };
-            let (shape, offsets) = (usizes("shape"), usizes("data_offsets"));
-            let [begin, end] = offsets[..] else {
-                return Err(bad(format!("tensor '{name}' has no data_offsets")));
-            };
-            if dtype != "F32" {
+        for (name, info) in metadata.tensors() {
+            if info.dtype != Dtype::F32 {
                 return Err(bad(format!(
-                    "tensor '{name}' is {dtype}; asma models are F32"
+                    "tensor '{name}' is {}; asma models are F32",
+                    info.dtype
                 )));
             }
-            let count: usize = shape.iter().product();
-            if end < begin || end - begin != 4 * count {
-                return Err(bad(format!(
-                    "tensor '{name}' of shape {shape:?} has {} bytes, expected {}",
-                    end.saturating_sub(begin),
-                    4 * count
-                )));
-            }
-            if data + end > map.len() {
-                return Err(bad(format!(
-                    "truncated: tensor '{name}' ends at byte {}, the file has {}",
-                    data + end,
-                    map.len()
-                )));
-            }
+            let (begin, end) = info.data_offsets;
+            let shape = info.shape.clone();
             entries.insert(name, Entry { shape, begin, end });
         }
         Ok(Tensors {

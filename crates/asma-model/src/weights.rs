@@ -1,7 +1,7 @@
 //! Weights in and out by PyTorch `state_dict` names, so PSTL/AimCLR checkpoints load as they
 //! are and asma's checkpoints load in PyTorch.
 //!
-//! Reading: `.safetensors` (own reader of the small JSON header) or a PyTorch `.pt` / `.pth`
+//! Reading: `.safetensors` (the `safetensors` crate, which burn reads with too) or a PyTorch `.pt` / `.pth`
 //! / `.pth.tar` (burn's pickle-free `pytorch-reader`), the module's prefix found by its anchor
 //! key (e.g. `module.encoder_q.` before `data_bn.weight`), buffers PyTorch keeps but burn
 //! derives (`A`, `num_batches_tracked`) set aside, then applied through burn-store with
@@ -15,6 +15,7 @@ use burn::module::Module;
 use burn::store::{
     BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
 };
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
 use crate::error::ModelError;
 
@@ -166,93 +167,47 @@ fn decode_floats(bytes: &[u8], width: usize) -> Vec<f32> {
         .collect()
 }
 
-/// A JSON array of non-negative integers (missing or malformed entries skipped).
-fn usizes(v: &serde_json::Value) -> Vec<usize> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_u64())
-                .map(|d| d as usize)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Parses safetensors bytes: an 8-byte little-endian header length, a JSON header, data.
+/// Every floating-point tensor of safetensors bytes (integer buffers skipped), parsed and
+/// checked by the `safetensors` crate (header, offsets, the file's whole length).
 pub fn read_safetensors(bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, String> {
-    let n = u64::from_le_bytes(
-        bytes
-            .get(..8)
-            .ok_or("truncated safetensors header")?
-            .try_into()
-            .unwrap(),
-    ) as usize;
-    let header = bytes
-        .get(8..8usize.saturating_add(n))
-        .ok_or("truncated safetensors header")?;
-    let json: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(header).map_err(|e| format!("bad safetensors header: {e}"))?;
-    let data = &bytes[8 + n..];
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("truncated or not a safetensors file: {e}"))?;
     let mut out = BTreeMap::new();
-    for (key, v) in json {
-        if key == "__metadata__" {
-            continue;
-        }
-        let dtype = v["dtype"].as_str().unwrap_or("");
-        let shape = usizes(&v["shape"]);
-        let off = usizes(&v["data_offsets"]);
-        let [start, end] = off[..] else {
-            return Err(format!("tensor {key}: bad data_offsets"));
-        };
-        let raw = data
-            .get(start..end)
-            .ok_or_else(|| format!("tensor {key}: data past the end of the file (truncated?)"))?;
-        let width = match dtype {
-            "F32" => 4,
-            "F64" => 8,
-            "F16" => 2,
+    for (key, view) in file.tensors() {
+        let width = match view.dtype() {
+            Dtype::F32 => 4,
+            Dtype::F64 => 8,
+            Dtype::F16 => 2,
             _ => continue, // integer buffers
         };
-        let values = decode_floats(raw, width);
-        if values.len() != shape.iter().product::<usize>() {
-            return Err(format!(
-                "tensor {key}: {} values for shape {shape:?}",
-                values.len()
-            ));
-        }
+        let data = decode_floats(view.data(), width);
         out.insert(
             key,
             RawTensor {
-                shape,
-                data: values,
+                shape: view.shape().to_vec(),
+                data,
             },
         );
     }
     Ok(out)
 }
 
-/// Writes f32 tensors as safetensors bytes.
+/// Writes f32 tensors as safetensors bytes (the `safetensors` crate's layout: keys sorted,
+/// header padded to 8 bytes).
 pub fn write_safetensors(tensors: &BTreeMap<String, RawTensor>) -> Vec<u8> {
-    let mut header = serde_json::Map::new();
-    let mut offset = 0usize;
-    for (k, t) in tensors {
-        let len = t.data.len() * 4;
-        header.insert(k.clone(), serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + len]}));
-        offset += len;
-    }
-    let mut h = serde_json::to_vec(&serde_json::Value::Object(header)).unwrap();
-    while !h.len().is_multiple_of(8) {
-        h.push(b' ');
-    }
-    let mut out = Vec::with_capacity(8 + h.len() + offset);
-    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
-    out.extend_from_slice(&h);
-    for t in tensors.values() {
-        for v in &t.data {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    out
+    let bytes: Vec<(&String, &[usize], Vec<u8>)> = tensors
+        .iter()
+        .map(|(k, t)| {
+            let b = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (k, t.shape.as_slice(), b)
+        })
+        .collect();
+    let views = bytes.iter().map(|(k, shape, b)| {
+        let view = TensorView::new(Dtype::F32, shape.to_vec(), b)
+            .expect("a RawTensor's values fill its shape");
+        (k.as_str(), view)
+    });
+    safetensors::serialize(views, None).expect("f32 tensors serialise")
 }
 
 /// True for PyTorch buffers asma derives itself rather than loads: the graph `A`, the
