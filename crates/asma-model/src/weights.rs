@@ -3,9 +3,8 @@
 //!
 //! Reading: `.safetensors` (the `safetensors` crate, which burn reads with too) or a PyTorch
 //! `.pt` / `.pth` / `.pth.tar` (burn's pickle-free `pytorch-reader`), the module's prefix found
-//! by its anchor
-//! key (e.g. `module.encoder_q.` before `data_bn.weight`), buffers PyTorch keeps but burn
-//! derives (`A`, `num_batches_tracked`) set aside, then applied through burn-store with
+//! by its anchor key (e.g. `module.encoder_q.` before `data_bn.weight`), buffers PyTorch keeps
+//! but burn derives (`A`, `num_batches_tracked`) set aside, then applied through burn-store with
 //! PyTorch's BatchNorm/Linear conventions and the `nn.Sequential` index renames. Missing and
 //! unexpected keys are errors that list them by name.
 
