@@ -482,16 +482,7 @@ mod tests {
     }
 
     fn values<M: Module>(m: &M) -> Vec<f32> {
-        let mut out = Vec::new();
-        struct Collect<'a>(&'a mut Vec<f32>);
-        impl burn::module::ModuleVisitor for Collect<'_> {
-            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-                self.0
-                    .extend(p.val().into_data().try_into_vec::<f32>().unwrap());
-            }
-        }
-        m.visit(&mut Collect(&mut out));
-        out
+        crate::moco::parameter_values(m)
     }
 
     #[test]

@@ -395,6 +395,22 @@ pub fn l2_normalise(x: Tensor<2>, dim: usize) -> Tensor<2> {
     x / norm
 }
 
+/// Draws every parameter of `module` that burn has not drawn yet (it draws one when first
+/// read), in visiting order, so that what is built after it cannot change its values.
+pub fn materialise<M: Module>(module: &M) {
+    let mut c = Collect(Vec::new());
+    module.visit(&mut c);
+}
+
+/// Every float parameter value of `module`, in visiting order (for comparisons in tests).
+pub fn parameter_values<M: Module>(module: &M) -> Vec<f32> {
+    let mut c = Collect(Vec::new());
+    module.visit(&mut c);
+    c.0.into_iter()
+        .flat_map(|t| t.into_data().try_into_vec::<f32>().unwrap())
+        .collect()
+}
+
 /// The float parameters of a module, detached, in visiting order.
 struct Collect(Vec<Tensor<1>>);
 
@@ -465,11 +481,7 @@ mod tests {
     }
 
     fn params(m: &MocoEncoder) -> Vec<f32> {
-        let mut c = Collect(Vec::new());
-        m.visit(&mut c);
-        c.0.into_iter()
-            .flat_map(|t| t.into_data().try_into_vec::<f32>().unwrap())
-            .collect()
+        parameter_values(m)
     }
 
     #[test]

@@ -94,21 +94,32 @@ impl Ms2lModelConfig {
         let c = &self.ms2l;
         let xavier = Initializer::XavierNormal { gain: 1.0 };
         let projector = |out: usize| Ms2lProjector {
-            lin0: LinearConfig::new(d, c.projector_hidden)
-                .with_initializer(xavier.clone())
-                .init(device)
-                .with_zero_bias(),
+            lin0: zero_bias(
+                LinearConfig::new(d, c.projector_hidden)
+                    .with_initializer(xavier.clone())
+                    .init(device),
+                c.projector_hidden,
+                device,
+            ),
             bn1: BatchNormConfig::new(c.projector_hidden).init(device),
-            lin3: LinearConfig::new(c.projector_hidden, out)
-                .with_initializer(xavier.clone())
-                .init(device)
-                .with_zero_bias(),
+            lin3: zero_bias(
+                LinearConfig::new(c.projector_hidden, out)
+                    .with_initializer(xavier.clone())
+                    .init(device),
+                out,
+                device,
+            ),
         };
+        // The encoder's random draws first, in the order SkeletonCLR's and CrosSCLR's take
+        // them (burn draws a parameter when it is first read): the same seed then gives every
+        // compared method the same random encoder, and the same fair-baseline rows.
+        let encoder = self.encoder.init(device);
+        crate::moco::materialise(&encoder);
         // PyTorch's GRU and Linear: uniform in ±1/√fan.
         let k = 1.0 / (d as f64).sqrt();
         let uniform = Initializer::Uniform { min: -k, max: k };
         Ms2lModel {
-            encoder: self.encoder.init(device),
+            encoder,
             motion_head: Ms2lDecoder {
                 decoder: (0..c.decoder_layers)
                     .map(|_| {
@@ -130,17 +141,13 @@ impl Ms2lModelConfig {
     }
 }
 
-trait ZeroBias {
-    fn with_zero_bias(self) -> Self;
-}
-
-impl ZeroBias for Linear {
-    fn with_zero_bias(mut self) -> Self {
-        self.bias = self
-            .bias
-            .map(|b| burn::module::Param::from_tensor(b.val().zeros_like()));
-        self
-    }
+/// `linear` with its `out` biases zero (set without drawing the random ones first).
+fn zero_bias(mut linear: Linear, out: usize, device: &Device) -> Linear {
+    linear.bias = Some(burn::module::Param::from_tensor(Tensor::zeros(
+        [out],
+        device,
+    )));
+    linear
 }
 
 fn factorial(n: usize) -> usize {
@@ -395,6 +402,34 @@ impl Ms2lModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_random_encoder_as_skeletonclr() {
+        let device = Device::flex();
+        let encoder = StgcnEncoderConfig {
+            hidden_channels: 4,
+            hidden_dim: 16,
+            ..StgcnEncoderConfig::pstl()
+        };
+        device.seed(11);
+        let moco = crate::moco::MocoModelConfig {
+            encoder: encoder.clone(),
+            moco: Default::default(),
+        }
+        .init(&device);
+        device.seed(11);
+        let ms2l = Ms2lModelConfig {
+            encoder,
+            ms2l: Ms2lConfig {
+                projector_hidden: 8,
+                feature_dim: 8,
+                ..Default::default()
+            },
+        }
+        .init(&device);
+        let values = |m: &StgcnEncoder| crate::moco::parameter_values(m);
+        assert_eq!(values(&moco.encoder_q.encoder), values(&ms2l.encoder));
+    }
 
     #[test]
     fn permutations_are_lexicographic_as_itertools_gives_them() {
