@@ -106,12 +106,17 @@ pub fn pretrain(a: PretrainArgs) -> Result<()> {
                     .ddm
                     .map(|d| format!(", D³M {d:.3}{}", if m.mining { ", mining" } else { "" }))
                     .unwrap_or_default();
+                let plugin = match cfg.masking.plugin {
+                    asma_train::config::Plugin::Asma => ", then the plug-in's views",
+                    asma_train::config::Plugin::None => "",
+                };
                 let terms = match cfg.method {
                     Method::Crossclr if m.mining => {
-                        "per stream, cross-view mining, then plug-in views"
+                        format!("per stream with cross-view mining{plugin}")
                     }
-                    Method::Crossclr => "InfoNCE per stream, then plug-in views",
-                    _ => "InfoNCE per query view",
+                    Method::Crossclr => format!("InfoNCE per stream{plugin}"),
+                    Method::Ms2l => format!("motion + jigsaw + contrastive{plugin}"),
+                    _ => "InfoNCE per query view".to_string(),
                 };
                 println!(
                     "epoch {:>3}: loss {:.3} ({terms} {}{ddm}), positive on top {:.1}%, lr {:.2e}, {:.1} samples/s{knn}{recalibrated}",
