@@ -1,7 +1,8 @@
 //! The MoCo-family pre-training loop: SkeletonCLR (`method = "skeletonclr"`;
 //! `LinguoLi/CrosSCLR`, `processor/pretrain_skeletonclr.py`), AimCLR (`method =
 //! "aimclr"`; `Levigty/AimCLR`, `processor/pretrain_aimclr.py`) and CrosSCLR (`method =
-//! "crossclr"`, [`crate::pretrain_crossclr`]). Per batch a query and a key
+//! "crossclr"`, [`crate::pretrain_crossclr`]); MS²L (`method = "ms2l"`,
+//! [`crate::pretrain_ms2l`]) runs in it too ([`ComparedMethod`]). Per batch a query and a key
 //! view, each with its own augmentation draws (per sample in the presets), AimCLR's extreme
 //! view, and with `masking.plugin = "asma"` ASMa's masked views as extra queries
 //! ([`asma_model::moco`]). One step: momentum update of the key encoder, the loss, the
@@ -46,14 +47,16 @@ pub struct ContrastiveEpochMetrics {
     /// Mean total loss over the epoch's batches (the sum over query views).
     pub loss: f64,
     /// Mean InfoNCE per query view: MoCo's own query first, then the plug-in's views (CrosSCLR:
-    /// each stream's loss, then the plug-in's views stream by stream).
+    /// each stream's loss, then the plug-in's views stream by stream; MS²L: its motion, jigsaw
+    /// and contrastive terms).
     pub queries: Vec<f64>,
     /// AimCLR's D³M term (mean).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ddm: Option<f64>,
     /// AimCLR's nearest-neighbour mining, or CrosSCLR's cross-view mining, was on.
     pub mining: bool,
-    /// Share of MoCo's own queries whose positive key has the largest logit.
+    /// Share of MoCo's own queries whose positive key has the largest logit (MS²L: of its
+    /// contrastive task's rows whose partner has).
     pub accuracy: f64,
     pub batches: usize,
     pub samples_per_s: f64,
@@ -130,7 +133,8 @@ fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepLog {
     pub total: f32,
-    /// InfoNCE per query view (CrosSCLR: per stream, then the plug-in's views).
+    /// InfoNCE per query view (CrosSCLR: per stream, then the plug-in's views; MS²L: motion,
+    /// jigsaw, contrastive).
     pub queries: Vec<f32>,
     /// AimCLR's D³M term.
     pub ddm: Option<f32>,
