@@ -404,34 +404,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_same_seed_gives_the_same_random_encoder_as_skeletonclr() {
-        let device = Device::flex();
-        let encoder = StgcnEncoderConfig {
-            hidden_channels: 4,
-            hidden_dim: 16,
-            ..StgcnEncoderConfig::pstl()
-        };
-        device.seed(11);
-        let moco = crate::moco::MocoModelConfig {
-            encoder: encoder.clone(),
-            moco: Default::default(),
-        }
-        .init(&device);
-        device.seed(11);
-        let ms2l = Ms2lModelConfig {
-            encoder,
-            ms2l: Ms2lConfig {
-                projector_hidden: 8,
-                feature_dim: 8,
-                ..Default::default()
-            },
-        }
-        .init(&device);
-        let values = |m: &StgcnEncoder| crate::moco::parameter_values(m);
-        assert_eq!(values(&moco.encoder_q.encoder), values(&ms2l.encoder));
-    }
-
-    #[test]
     fn permutations_are_lexicographic_as_itertools_gives_them() {
         let p = permutations(3);
         assert_eq!(
