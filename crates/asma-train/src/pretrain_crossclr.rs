@@ -91,7 +91,7 @@ pub(crate) fn write_stream_dirs(cfg: &PretrainConfig, run: &RunDir) -> Result<()
 /// One optimiser step of CrosSCLR: the key encoders' momentum update (the motion stream's
 /// only in the cross phase, unless `momentum_all`), every stream's loss (with `cross`, the
 /// cross-view mined positives and context), the optimiser step, each stream's keys into its
-/// queue at `ptr`.
+/// queue at `ptr` (on a non-finite loss neither: the caller stops).
 pub fn train_step(
     model: CrossclrModel,
     optim: &mut ModuleOptimizer,
@@ -112,6 +112,10 @@ pub fn train_step(
         ddm: None,
         queries: parts[2..].to_vec(),
     };
+    // A non-finite loss: no step (the loop stops with an error and keeps the last checkpoint).
+    if !log.total.is_finite() {
+        return Ok((model, log));
+    }
     let grads = GradientsParams::from_grads(loss.total.backward(), &model);
     let model = optim.step(lr, model, grads);
     Ok((model.enqueue(loss.keys, ptr), log))

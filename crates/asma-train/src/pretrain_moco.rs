@@ -143,7 +143,8 @@ pub struct StepLog {
 
 /// One optimiser step of a MoCo-family method: the key encoder's momentum update, the loss
 /// of the query views (MoCo's own first, then the plug-in's) and, for AimCLR, the extreme
-/// view against the keys, the optimiser step, the keys into the queue at `ptr`.
+/// view against the keys, the optimiser step, the keys into the queue at `ptr` (on a
+/// non-finite loss neither: the caller stops).
 pub fn train_step(
     model: MocoModel,
     optim: &mut ModuleOptimizer,
@@ -166,6 +167,10 @@ pub fn train_step(
         ddm: (has_ddm == 1).then(|| parts[2]),
         queries: parts[2 + has_ddm..].to_vec(),
     };
+    // A non-finite loss: no step (the loop stops with an error and keeps the last checkpoint).
+    if !log.total.is_finite() {
+        return Ok((model, log));
+    }
     let grads = GradientsParams::from_grads(loss.total.backward(), &model);
     let model = optim.step(lr, model, grads);
     Ok((model.enqueue(loss.keys, ptr), log))

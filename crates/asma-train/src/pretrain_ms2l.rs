@@ -45,7 +45,8 @@ pub fn jigsaw_labels(run_seed: u64, step: usize, n: usize, seg_num: usize) -> Ve
 
 /// One optimiser step of MS²L: the loss of the clips `x` with the jigsaw `labels` and the
 /// plug-in's views, the gradients clipped per module to `max_norm`, the optimiser step. Logs
-/// the three terms (motion, jigsaw, contrastive) and the contrastive accuracy.
+/// the three terms (motion, jigsaw, contrastive) and the contrastive accuracy; on a
+/// non-finite loss no step (the caller stops).
 pub fn train_step(
     model: Ms2lModel,
     optim: &mut ModuleOptimizer,
@@ -70,6 +71,10 @@ pub fn train_step(
         ddm: None,
         queries: parts[2..].to_vec(),
     };
+    // A non-finite loss: no step (the loop stops with an error and keeps the last checkpoint).
+    if !log.total.is_finite() {
+        return Ok((model, log));
+    }
     let mut grads = GradientsParams::from_grads(loss.total.backward(), &model);
     clip_grad_norm(&mut grads, &model.encoder, max_norm)?;
     clip_grad_norm(&mut grads, &model.motion_head, max_norm)?;

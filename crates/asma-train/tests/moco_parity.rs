@@ -349,3 +349,28 @@ fn ms2l_matches_the_reference_over_three_adam_steps() {
         },
     );
 }
+
+/// A step whose loss is not finite changes no parameter (the loop then stops with an error):
+/// a NaN in the query view of SkeletonCLR's fixture.
+#[test]
+fn a_non_finite_loss_takes_no_optimiser_step() {
+    let fixture = |name: &str| fixture("skeletonclr", name);
+    let device = Device::flex().autodiff();
+    let mut model = MocoModelConfig {
+        encoder: small_encoder(),
+        moco: small_moco(),
+    }
+    .init(&device);
+    load_init(&mut model, &fixture, "encoder_q.data_bn.weight", 100);
+    let before = asma_model::moco::parameter_values(&model.encoder_q);
+    let x = input(fixture("step0_q.npy"), &device);
+    let poisoned = x.clone() / x.zeros_like();
+    let query = QueryView {
+        x: poisoned,
+        keep_joints: None,
+    };
+    let key = input(fixture("step0_k.npy"), &device);
+    let (model, log) = train_step(model, &mut sgd(), 0.1, vec![query], key, None, 0).unwrap();
+    assert!(!log.total.is_finite());
+    assert_eq!(asma_model::moco::parameter_values(&model.encoder_q), before);
+}
