@@ -26,9 +26,7 @@ use asma_model::{ModelError, StgcnEncoder};
 use crate::checkpoint::RunDir;
 use crate::config::PretrainConfig;
 use crate::error::TrainError;
-use crate::features::to_tensor;
-use crate::pretrain::read_parts;
-use crate::pretrain_moco::{phase, query_views, queue_ptr, ComparedMethod, StepLog};
+use crate::pretrain_moco::{batch_views, check_queue, phase, queue_ptr, ComparedMethod, StepLog};
 
 /// The model configuration of a CrosSCLR run: `model.encoder`, `moco` and `crossclr`.
 pub fn model_config(cfg: &PretrainConfig) -> CrossclrModelConfig {
@@ -39,8 +37,9 @@ pub fn model_config(cfg: &PretrainConfig) -> CrossclrModelConfig {
     }
 }
 
-/// CrosSCLR's own checks: two or three streams, computed from joint clips.
-pub(crate) fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+/// CrosSCLR's own checks: MoCo's queue, two or three streams, computed from joint clips.
+fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+    check_queue(cfg)?;
     if !matches!(cfg.crossclr.views, 2 | 3) {
         return Err(TrainError::Config(format!(
             "crossclr.views = {}: CrosSCLR trains 2 streams (joint, motion) or 3 (joint, motion, bone)",
@@ -74,7 +73,7 @@ pub fn stream_dir(run: &RunDir, stream: Stream) -> PathBuf {
 
 /// Each stream's directory with a `config.json` that names the stream (the run's config with
 /// `data.stream` set to it), which the downstream commands check against their own stream.
-pub(crate) fn write_stream_dirs(cfg: &PretrainConfig, run: &RunDir) -> Result<(), TrainError> {
+fn write_stream_dirs(cfg: &PretrainConfig, run: &RunDir) -> Result<(), TrainError> {
     for &s in streams(cfg) {
         let dir = stream_dir(run, s);
         std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
@@ -103,15 +102,7 @@ pub fn train_step(
 ) -> Result<(CrossclrModel, StepLog), TrainError> {
     let model = model.momentum_update(cross.is_some(), cross.is_some_and(|c| c.momentum_all));
     let loss = model.loss(queries, key, cross);
-    let mut logged = vec![loss.total.clone().detach(), loss.accuracy];
-    logged.extend(loss.per_view.iter().map(|l| l.clone().detach()));
-    let parts = read_parts(Tensor::cat(logged, 0))?;
-    let log = StepLog {
-        total: parts[0],
-        accuracy: parts[1],
-        ddm: None,
-        queries: parts[2..].to_vec(),
-    };
+    let log = StepLog::read(&loss.total, loss.accuracy, None, &loss.per_view)?;
     // A non-finite loss: no step (the loop stops with an error and keeps the last checkpoint).
     if !log.total.is_finite() {
         return Ok((model, log));
@@ -122,6 +113,15 @@ pub fn train_step(
 }
 
 impl ComparedMethod for CrossclrModel {
+    fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+        check(cfg)
+    }
+
+    /// Each stream's directory and its `config.json`.
+    fn prepare(cfg: &PretrainConfig, run: &RunDir) -> Result<(), TrainError> {
+        write_stream_dirs(cfg, run)
+    }
+
     fn build(cfg: &PretrainConfig, device: &Device) -> Self {
         model_config(cfg).init(device)
     }
@@ -142,11 +142,7 @@ impl ComparedMethod for CrossclrModel {
             context: c.context,
             momentum_all: c.cross_momentum_all,
         });
-        // The query, the key, then the plug-in's queries (`crate::pretrain::loader_config`).
-        let mut views = batch.views.into_iter();
-        let query = views.next().expect("a query view");
-        let key = to_tensor(views.next().expect("a key view"), device);
-        let queries = query_views(std::iter::once(query).chain(views), device);
+        let (queries, key, _) = batch_views(batch, device, None);
         train_step(self, optim, lr, queries, key, cross, queue_ptr(cfg, step))
     }
 

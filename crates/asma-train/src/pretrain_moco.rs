@@ -101,29 +101,30 @@ pub fn model_config(cfg: &PretrainConfig) -> MocoModelConfig {
     }
 }
 
+/// The checks every compared method shares; each adds its own ([`ComparedMethod::check`]).
 fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
-    let bs = cfg.optim.batch_size;
-    if cfg.optim.epochs == 0 || bs == 0 {
+    if cfg.optim.epochs == 0 || cfg.optim.batch_size == 0 {
         return Err(TrainError::Config(
             "optim.epochs and optim.batch_size must be ≥ 1".into(),
-        ));
-    }
-    if cfg.method.is_moco() && (!cfg.optim.drop_last || !cfg.moco.queue_size.is_multiple_of(bs)) {
-        return Err(TrainError::Config(format!(
-            "{}: the queue takes whole batches: set optim.drop_last = true and a moco.queue_size that is a multiple of optim.batch_size ({} % {bs} ≠ 0 or drop_last off)",
-            cfg.method.name(),
-            cfg.moco.queue_size
-        )));
-    }
-    if cfg.method == Method::Ms2l && bs < 2 {
-        return Err(TrainError::Config(
-            "ms2l: optim.batch_size must be ≥ 2 (its projectors' BatchNorm and its contrastive loss compare the batch's clips)".into(),
         ));
     }
     if cfg.run.device_names().len() > 1 {
         return Err(TrainError::Config(format!(
             "run.devices: {} trains on one device",
             cfg.method.name()
+        )));
+    }
+    Ok(())
+}
+
+/// The MoCo-family check: the queue takes whole batches.
+pub(crate) fn check_queue(cfg: &PretrainConfig) -> Result<(), TrainError> {
+    let bs = cfg.optim.batch_size;
+    if !cfg.optim.drop_last || !cfg.moco.queue_size.is_multiple_of(bs) {
+        return Err(TrainError::Config(format!(
+            "{}: the queue takes whole batches: set optim.drop_last = true and a moco.queue_size that is a multiple of optim.batch_size ({} % {bs} ≠ 0 or drop_last off)",
+            cfg.method.name(),
+            cfg.moco.queue_size
         )));
     }
     Ok(())
@@ -141,6 +142,29 @@ pub struct StepLog {
     pub accuracy: f32,
 }
 
+impl StepLog {
+    /// Reads a step's terms from the device in one transfer: the total, the accuracy,
+    /// AimCLR's D³M term, and the per-view (per-stream, per-task) terms.
+    pub(crate) fn read(
+        total: &Tensor<1>,
+        accuracy: Tensor<1>,
+        ddm: Option<&Tensor<1>>,
+        terms: &[Tensor<1>],
+    ) -> Result<Self, TrainError> {
+        let mut logged = vec![total.clone().detach(), accuracy];
+        logged.extend(ddm.map(|d| d.clone().detach()));
+        logged.extend(terms.iter().map(|l| l.clone().detach()));
+        let parts = read_parts(Tensor::cat(logged, 0))?;
+        let first_term = 2 + ddm.is_some() as usize;
+        Ok(StepLog {
+            total: parts[0],
+            accuracy: parts[1],
+            ddm: ddm.map(|_| parts[2]),
+            queries: parts[first_term..].to_vec(),
+        })
+    }
+}
+
 /// One optimiser step of a MoCo-family method: the key encoder's momentum update, the loss
 /// of the query views (MoCo's own first, then the plug-in's) and, for AimCLR, the extreme
 /// view against the keys, the optimiser step, the keys into the queue at `ptr` (on a
@@ -156,17 +180,12 @@ pub fn train_step(
 ) -> Result<(MocoModel, StepLog), TrainError> {
     let model = model.momentum_update();
     let loss = model.loss(queries, key, extreme);
-    let mut logged = vec![loss.total.clone().detach(), loss.accuracy];
-    logged.extend(loss.ddm.iter().map(|d| d.clone().detach()));
-    logged.extend(loss.per_view.iter().map(|l| l.clone().detach()));
-    let parts = read_parts(Tensor::cat(logged, 0))?;
-    let has_ddm = loss.ddm.is_some() as usize;
-    let log = StepLog {
-        total: parts[0],
-        accuracy: parts[1],
-        ddm: (has_ddm == 1).then(|| parts[2]),
-        queries: parts[2 + has_ddm..].to_vec(),
-    };
+    let log = StepLog::read(
+        &loss.total,
+        loss.accuracy,
+        loss.ddm.as_ref(),
+        &loss.per_view,
+    )?;
     // A non-finite loss: no step (the loop stops with an error and keeps the last checkpoint).
     if !log.total.is_finite() {
         return Ok((model, log));
@@ -177,8 +196,9 @@ pub fn train_step(
 }
 
 /// The query views, the key and AimCLR's extreme view of a batch on `device` (views as
-/// [`crate::pretrain::loader_config`] orders them).
-fn batch_views(
+/// [`crate::pretrain::loader_config`] orders them: the query, the key, the extreme view, the
+/// plug-in's queries).
+pub(crate) fn batch_views(
     batch: Batch,
     device: &Device,
     extreme: Option<(EnergyDrop, Option<usize>)>,
@@ -215,6 +235,12 @@ pub(crate) fn query_views(views: impl Iterator<Item = View>, device: &Device) ->
 /// AimCLR's [`MocoModel`], CrosSCLR's [`asma_model::crossclr::CrossclrModel`], MS²L's
 /// [`asma_model::ms2l::Ms2lModel`].
 pub(crate) trait ComparedMethod: Module + ModuleSnapshot + Sized {
+    /// The method's own configuration checks, after the shared ones.
+    fn check(cfg: &PretrainConfig) -> Result<(), TrainError>;
+    /// What the run directory needs before the first step besides the shared files.
+    fn prepare(_cfg: &PretrainConfig, _run: &RunDir) -> Result<(), TrainError> {
+        Ok(())
+    }
     /// The model of `cfg`, initialised on `device` (seeded by the caller).
     fn build(cfg: &PretrainConfig, device: &Device) -> Self;
     /// Optimiser step `step` (counted over the run) on `batch`'s views in 0-based `epoch`.
@@ -236,6 +262,10 @@ pub(crate) trait ComparedMethod: Module + ModuleSnapshot + Sized {
 }
 
 impl ComparedMethod for MocoModel {
+    fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+        check_queue(cfg)
+    }
+
     fn build(cfg: &PretrainConfig, device: &Device) -> Self {
         model_config(cfg).init(device)
     }
@@ -290,7 +320,7 @@ pub(crate) fn phase(cfg: &PretrainConfig, epoch: usize) -> bool {
     }
 }
 
-/// Runs (or, with `resume`, continues) SkeletonCLR, AimCLR or CrosSCLR pre-training in
+/// Runs (or, with `resume`, continues) SkeletonCLR, AimCLR, CrosSCLR or MS²L pre-training in
 /// `cfg.run.dir`; see [`crate::pretrain::pretrain`], which calls it for these methods.
 pub fn pretrain(
     cfg: &PretrainConfig,
@@ -300,10 +330,7 @@ pub fn pretrain(
 ) -> Result<PretrainOutcome, TrainError> {
     check(cfg)?;
     match cfg.method {
-        Method::Crossclr => {
-            crate::pretrain_crossclr::check(cfg)?;
-            run::<CrossclrModel>(cfg, resume, stop, progress)
-        }
+        Method::Crossclr => run::<CrossclrModel>(cfg, resume, stop, progress),
         Method::Ms2l => run::<Ms2lModel>(cfg, resume, stop, progress),
         Method::Skeletonclr | Method::Aimclr | Method::Asma => {
             run::<MocoModel>(cfg, resume, stop, progress)
@@ -317,6 +344,7 @@ fn run<M: ComparedMethod>(
     stop: &AtomicBool,
     progress: &dyn Fn(Progress),
 ) -> Result<PretrainOutcome, TrainError> {
+    M::check(cfg)?;
     let run = RunDir::new(&cfg.run.dir);
     std::fs::create_dir_all(&run.root).map_err(|e| TrainError::io(&run.root, e))?;
     let base = cfg.run.resolve_devices(cfg.optim.batch_size)?.remove(0);
@@ -330,9 +358,7 @@ fn run<M: ComparedMethod>(
     let (mut state, fresh) = open_run(
         &run, cfg, resume, &mut model, &mut optim, &metrics, progress,
     )?;
-    if cfg.method == Method::Crossclr {
-        crate::pretrain_crossclr::write_stream_dirs(cfg, &run)?;
-    }
+    M::prepare(cfg, &run)?;
     let evaluate = |model: &M, recalibrate: bool| {
         let val = val.as_ref().expect("opened when knn.every > 0");
         let encoder = model.monitored();

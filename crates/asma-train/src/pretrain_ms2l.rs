@@ -24,7 +24,6 @@ use crate::config::PretrainConfig;
 use crate::error::TrainError;
 use crate::features::to_tensor;
 use crate::grad_clip::clip_grad_norm;
-use crate::pretrain::read_parts;
 use crate::pretrain_moco::{query_views, ComparedMethod, StepLog};
 
 /// The model configuration of an MS²L run: `model.encoder` and `ms2l`.
@@ -57,20 +56,8 @@ pub fn train_step(
     max_norm: f64,
 ) -> Result<(Ms2lModel, StepLog), TrainError> {
     let loss = model.loss(x, labels, extra);
-    let logged = vec![
-        loss.total.clone().detach(),
-        loss.accuracy,
-        loss.motion.detach(),
-        loss.jigsaw.detach(),
-        loss.contrastive.detach(),
-    ];
-    let parts = read_parts(Tensor::cat(logged, 0))?;
-    let log = StepLog {
-        total: parts[0],
-        accuracy: parts[1],
-        ddm: None,
-        queries: parts[2..].to_vec(),
-    };
+    let terms = [loss.motion, loss.jigsaw, loss.contrastive];
+    let log = StepLog::read(&loss.total, loss.accuracy, None, &terms)?;
     // A non-finite loss: no step (the loop stops with an error and keeps the last checkpoint).
     if !log.total.is_finite() {
         return Ok((model, log));
@@ -84,6 +71,15 @@ pub fn train_step(
 }
 
 impl ComparedMethod for Ms2lModel {
+    fn check(cfg: &PretrainConfig) -> Result<(), TrainError> {
+        if cfg.optim.batch_size < 2 {
+            return Err(TrainError::Config(
+                "ms2l: optim.batch_size must be ≥ 2 (its projectors' BatchNorm and its contrastive loss compare the batch's clips)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn build(cfg: &PretrainConfig, device: &Device) -> Self {
         model_config(cfg).init(device)
     }

@@ -522,7 +522,7 @@ fn aimclr_logs_its_terms_mines_after_the_configured_epoch_and_resumes_exactly() 
 /// plug-in's two views per stream, the cross phase switches on from `crossclr.cross_epoch`,
 /// a run stopped inside the first cross epoch and resumed equals the straight run, each
 /// stream's directory holds its encoder and a config naming its stream, and the checks name
-/// the stream and view count.
+/// the stream, the view count, the mined count and the queue.
 #[test]
 fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -568,6 +568,16 @@ fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
             c.crossclr.views = 4;
             c
         }),
+        ("crossclr.topk", {
+            let mut c = cfg(&tmp.path().join("e"));
+            c.crossclr.topk = 0;
+            c
+        }),
+        ("moco.queue_size", {
+            let mut c = cfg(&tmp.path().join("f"));
+            c.moco.queue_size = 10;
+            c
+        }),
     ] {
         let e = pretrain(&bad, false, &never, &|_| {})
             .unwrap_err()
@@ -579,8 +589,8 @@ fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
 /// MS²L with the plug-in: each epoch logs its three terms (motion, jigsaw, contrastive), a
 /// run stopped in the middle of an epoch and resumed equals the straight run (the jigsaw
 /// permutations are a function of the seed and the step), the encoder is exported as
-/// `encoder.safetensors`, and a data layout that does not match `ms2l.input_size` is an error
-/// naming both.
+/// `encoder.safetensors`, and a data layout that does not match `ms2l.input_size` (naming
+/// both) or a batch of one are errors.
 #[test]
 fn ms2l_with_the_plugin_logs_its_three_tasks_and_resumes_exactly() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -616,6 +626,12 @@ fn ms2l_with_the_plugin_logs_its_three_tasks_and_resumes_exactly() {
         e.contains("ms2l.input_size = 75") && e.contains("150"),
         "{e}"
     );
+    let mut bad = cfg(&tmp.path().join("d"));
+    bad.optim.batch_size = 1;
+    let e = pretrain(&bad, false, &never, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("optim.batch_size must be ≥ 2"), "{e}");
 }
 
 /// The MoCo loop stops on a non-finite loss as the ASMa loop does: naming the epoch and the
