@@ -22,13 +22,15 @@ use crate::mask::{gather_frames, FrameMask, JointMask, JointSelection, MaskConfi
 use crate::npy::{write_npy_f32, MmapNpy};
 use crate::rng::Rng;
 use crate::splits::Part;
-use crate::stream::{apply_stream, BatchShape, Stream};
+use crate::stream::{apply_stream, first_bodies, BatchShape, Stream};
 
 /// A split on disk: the memory-mapped positions and their labels.
 pub struct SkeletonDataset {
     data: MmapNpy,
     names: Vec<String>,
     labels: Vec<usize>,
+    /// Persons read per sample: the file's M, or fewer ([`Self::keep_bodies`]).
+    bodies: usize,
 }
 
 impl SkeletonDataset {
@@ -47,11 +49,28 @@ impl SkeletonDataset {
                 ),
             ));
         }
+        let bodies = data.shape()[4];
         Ok(SkeletonDataset {
             data,
             names: labels.names,
             labels: labels.labels,
+            bodies,
         })
+    }
+
+    /// Reads only the first `bodies` persons of every sample (the single-body mode,
+    /// `data.bodies = 1`, for data without a second person: every training step costs half).
+    /// Errors when the file holds fewer persons, or for 0.
+    pub fn keep_bodies(mut self, bodies: usize) -> Result<Self> {
+        let in_file = self.data.shape()[4];
+        if bodies == 0 || bodies > in_file {
+            return Err(DataError::invalid(
+                self.path(),
+                format!("data.bodies = {bodies}, but its samples hold {in_file} persons: give 1 to {in_file}"),
+            ));
+        }
+        self.bodies = bodies;
+        Ok(self)
     }
 
     /// Opens `<dir>/<part>_position.npy` (frame50) or `<dir>/<part>_data.npy` (300 frames)
@@ -95,15 +114,20 @@ impl SkeletonDataset {
         self.labels.is_empty()
     }
 
-    /// The per-sample shape `(3, T, 25, M)`.
+    /// The per-sample shape `(3, T, 25, M)`, M the persons read.
     pub fn sample_shape(&self) -> [usize; 4] {
         let s = self.data.shape();
-        [s[1], s[2], s[3], s[4]]
+        [s[1], s[2], s[3], self.bodies]
     }
 
     /// One sample's values, `(3, T, 25, M)` C-order.
     pub fn sample(&self, i: usize) -> Result<Cow<'_, [f32]>> {
-        self.data.row_to_f32(i)
+        let row = self.data.row_to_f32(i)?;
+        let in_file = self.data.shape()[4];
+        Ok(match self.bodies == in_file {
+            true => row,
+            false => Cow::Owned(first_bodies(&row, in_file, self.bodies)),
+        })
     }
 
     /// 0-based labels.
@@ -490,6 +514,35 @@ mod tests {
                 ..Default::default()
             },
         ]
+    }
+
+    #[test]
+    fn single_body_mode_reads_the_first_person_only() {
+        let (dir, _) = dataset(3);
+        let open = || SkeletonDataset::open_split(dir.path(), Part::Train).unwrap();
+        let (both, one) = (open(), open().keep_bodies(1).unwrap());
+        assert_eq!(one.sample_shape(), [3, 50, 25, 1]);
+        let full = both.sample(2).unwrap();
+        let first: Vec<f32> = full.iter().step_by(2).copied().collect();
+        assert_eq!(*one.sample(2).unwrap(), first[..]);
+        // Batches follow: persons are the innermost axis of every view.
+        let loader = Loader::new(
+            Arc::new(one),
+            LoaderConfig {
+                batch_size: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let batch = loader.batch(0, &loader.order(0), 0).unwrap();
+        assert_eq!(batch.views[0].shape, BatchShape::new(2, 3, 50, 25, 1));
+        for bad in [0, 3] {
+            let err = open().keep_bodies(bad).err().unwrap().to_string();
+            assert!(
+                err.contains("train_position.npy") && err.contains("data.bodies"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

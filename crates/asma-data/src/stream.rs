@@ -78,6 +78,11 @@ impl BatchShape {
         BatchShape { v, ..*self }
     }
 
+    /// The same shape with `m` persons.
+    pub fn with_m(&self, m: usize) -> Self {
+        BatchShape { m, ..*self }
+    }
+
     /// Panics unless a buffer of `len` elements has this shape. Shapes come from the code
     /// that built the buffer, so a mismatch is a bug, not a data error.
     pub fn assert_len(&self, len: usize) {
@@ -133,6 +138,21 @@ impl FromStr for Stream {
             ))),
         }
     }
+}
+
+/// The first `keep` persons of a C-order buffer whose innermost axis holds `m` persons (any
+/// `(…, M)` layout: a batch `(N, C, T, V, M)` or one sample `(C, T, V, M)`). The single-body
+/// mode (`data.bodies = 1`) reads clips this way, in training and in inference alike.
+pub fn first_bodies(data: &[f32], m: usize, keep: usize) -> Vec<f32> {
+    assert!(
+        keep <= m && m > 0 && data.len().is_multiple_of(m),
+        "first_bodies: keep {keep} of {m} persons from {} values",
+        data.len()
+    );
+    data.chunks_exact(m)
+        .flat_map(|persons| &persons[..keep])
+        .copied()
+        .collect()
 }
 
 /// Converts a batch of joint positions into `stream`.
@@ -295,5 +315,21 @@ mod tests {
         }
         assert_eq!("Bone".parse::<Stream>().unwrap(), Stream::Bone);
         assert!("velocity".parse::<Stream>().is_err());
+    }
+    #[test]
+    fn first_bodies_keeps_the_leading_persons_of_every_joint() {
+        // (1, 1, 2, 2, 3): value = 100·t + 10·v + m.
+        let data: Vec<f32> = (0..2)
+            .flat_map(|t| {
+                (0..2).flat_map(move |v| (0..3).map(move |m| (100 * t + 10 * v + m) as f32))
+            })
+            .collect();
+        assert_eq!(first_bodies(&data, 3, 1), [0.0, 10.0, 100.0, 110.0]);
+        assert_eq!(
+            first_bodies(&data, 3, 2),
+            [0.0, 1.0, 10.0, 11.0, 100.0, 101.0, 110.0, 111.0]
+        );
+        assert_eq!(first_bodies(&data, 3, 3), data);
+        assert_eq!(BatchShape::new(1, 1, 2, 2, 3).with_m(1).len(), 4);
     }
 }

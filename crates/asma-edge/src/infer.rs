@@ -56,9 +56,9 @@ pub struct ExportArgs {
     /// Frames T of the exported input.
     #[arg(long, default_value_t = 50)]
     pub frames: usize,
-    /// Bodies M of the exported input.
-    #[arg(long, default_value_t = 2)]
-    pub persons: usize,
+    /// Bodies M of the exported input [default: the model's `data.bodies`, else 2].
+    #[arg(long)]
+    pub persons: Option<usize>,
 }
 
 fn ensemble(a: &InferArgs) -> Result<Ensemble> {
@@ -193,14 +193,15 @@ fn stream(a: &InferArgs, models: &Ensemble) -> Result<()> {
 pub fn export(a: ExportArgs) -> Result<()> {
     let model = Classifier::load(&a.model)
         .with_context(|| format!("loading the model of {}", a.model.display()))?;
-    let summary = model.export_onnx(&a.onnx, a.frames, a.persons)?;
+    let persons = a.persons.unwrap_or(model.bodies.unwrap_or(2));
+    let summary = model.export_onnx(&a.onnx, a.frames, persons)?;
     println!(
         "{}: {} of the {} stream, input (N, 3, {}, 25, {}), {} nodes, {} initializers, {:.2} MB",
         a.onnx.display(),
         model.describe(),
         model.stream,
         a.frames,
-        a.persons,
+        persons,
         summary.nodes,
         summary.initializers,
         summary.bytes as f64 / 1e6

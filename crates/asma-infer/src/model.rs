@@ -7,7 +7,7 @@ use std::path::Path;
 use asma_arch::Fusion;
 use asma_arch::StgcnEncoderConfig;
 use asma_arch::StudentConfig;
-use asma_data::stream::Stream;
+use asma_data::stream::{first_bodies, Stream};
 use asma_skeleton::actions::CLASSES_FILE;
 use asma_skeleton::{ClassNames, NTU25};
 use serde::Deserialize;
@@ -32,6 +32,8 @@ struct SavedRun {
 struct SavedData {
     stream: Stream,
     num_classes: usize,
+    #[serde(default)]
+    bodies: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +66,9 @@ pub struct Classifier {
     pub(crate) fc: Linear,
     pub stream: Stream,
     pub num_classes: usize,
+    /// Persons the model was trained on (`data.bodies`; unset: all the data held). Clips
+    /// with more are read as the training did: their first `bodies` persons only.
+    pub bodies: Option<usize>,
     /// The run's `classes.json`; without one, the names a head of this size most likely
     /// has (NTU-60/120, PKU-MMD), or none.
     pub classes: Option<ClassNames>,
@@ -133,6 +138,7 @@ impl Classifier {
             fc,
             stream: saved.data.stream,
             num_classes: classes,
+            bodies: saved.data.bodies,
             classes: class_names(run_dir, classes)?,
             threads: 1,
             pool: pool(1)?,
@@ -189,9 +195,22 @@ impl Classifier {
         Ok(())
     }
 
+    /// Persons of a clip of `m` that the model reads.
+    pub fn persons_read(&self, m: usize) -> usize {
+        self.bodies.map_or(m, |b| b.min(m))
+    }
+
     /// `(3, T, 25, M)` in this model's stream → the feature the linear layer reads.
     pub fn features(&self, sample: &[f32], t: usize, m: usize) -> Result<Vec<f32>> {
         self.check(sample, t, m)?;
+        let kept;
+        let (sample, m) = match self.persons_read(m) {
+            read if read < m => {
+                kept = first_bodies(sample, m, read);
+                (&kept[..], read)
+            }
+            _ => (sample, m),
+        };
         let n = self.threads;
         Ok(self.pool.install(|| match &self.body {
             Body::Student(e) => e.pooled(sample, t, m, n),
@@ -239,6 +258,7 @@ impl Classifier {
 
     /// Multiply-accumulates of one `(3, T, 25, M)` sample, counted as the paper does.
     pub fn macs(&self, t: usize, m: usize) -> u64 {
+        let m = self.persons_read(m);
         let head = (self.fc.d_in * self.fc.d_out) as u64;
         head + match &self.body {
             Body::Student(e) => e.macs(t, m),

@@ -234,3 +234,33 @@ fn edge_fixtures_hold_burns_logits() {
         assert!(compare(&folded, &x, shape, &expected) < 1e-4);
     }
 }
+
+#[test]
+fn a_single_body_model_reads_the_first_person_of_wider_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    student_run(dir.path(), 3, 4);
+    let config = dir.path().join("config.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let two_bodies = Classifier::load(dir.path()).unwrap();
+    saved["data"]["bodies"] = 1.into();
+    std::fs::write(&config, saved.to_string()).unwrap();
+    let one_body = Classifier::load(dir.path()).unwrap();
+    assert_eq!(one_body.bodies, Some(1));
+
+    // Sample 0 of `input` has two people: the model reads the first one only.
+    let (x, [_, _, t, _, m]) = input(1, 20);
+    let first: Vec<f32> = x.iter().step_by(m).copied().collect();
+    let alone = two_bodies.logits(&first, t, 1).unwrap();
+    assert_eq!(one_body.logits(&x, t, m).unwrap(), alone);
+    assert_ne!(two_bodies.logits(&x, t, m).unwrap(), alone);
+    assert_eq!(one_body.macs(t, m), two_bodies.macs(t, 1));
+
+    let onnx = dir.path().join("m.onnx");
+    let err = one_body.export_onnx(&onnx, t, 2).unwrap_err().to_string();
+    assert!(
+        err.contains("data.bodies") && err.contains("m.onnx"),
+        "{err}"
+    );
+    assert!(one_body.export_onnx(&onnx, t, 1).is_ok());
+}

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use asma_data::augment::{aimclr_extreme, pstl_pretrain, Transform};
+use asma_data::loader::SkeletonDataset;
 use asma_data::mask::{FrameMask, JointMask, MaskConfig};
+use asma_data::splits::Part;
 use asma_data::stream::Stream;
 use asma_model::asma::AsmaModelConfig;
 use asma_model::burn::optim::decay::WeightDecayConfig;
@@ -167,6 +169,13 @@ pub struct DataConfig {
     /// saves the names it used as `classes.json`, which `asma infer` prints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classes: Option<ClassList>,
+    /// Persons read per clip. Unset: every person the files hold (2 for NTU RGB+D and
+    /// PKU-MMD, whose mutual actions need both). `1` is the single-body mode for data that
+    /// never has a second person (one performer in front of a robot's camera): every
+    /// training and inference step costs half. Saved with the run, so `asma infer` reads
+    /// clips the same way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bodies: Option<usize>,
 }
 
 /// `data.classes`: the names themselves or a file of them.
@@ -178,6 +187,15 @@ pub enum ClassList {
 }
 
 impl DataConfig {
+    /// Opens the `part` split of `dir`, reading `bodies` persons per clip when set.
+    pub fn open(&self, part: Part) -> Result<SkeletonDataset, TrainError> {
+        let dataset = SkeletonDataset::open_split(&self.dir, part)?;
+        Ok(match self.bodies {
+            Some(bodies) => dataset.keep_bodies(bodies)?,
+            None => dataset,
+        })
+    }
+
     /// The class names this configuration gives (checked against `num_classes`), if any.
     pub fn class_names(&self) -> Result<Option<ClassNames>, TrainError> {
         let names = match &self.classes {
@@ -200,6 +218,7 @@ impl Default for DataConfig {
             stream: Stream::Joint,
             num_classes: 60,
             classes: None,
+            bodies: None,
         }
     }
 }

@@ -519,14 +519,11 @@ pub(crate) struct Data {
 /// Opens `cfg.data.dir`'s splits and the training loader, checked: the class count, at
 /// least one batch per epoch.
 pub(crate) fn open_data(cfg: &PretrainConfig) -> Result<Data, TrainError> {
-    let train = Arc::new(SkeletonDataset::open_split(&cfg.data.dir, Part::Train)?);
+    let train = Arc::new(cfg.data.open(Part::Train)?);
     train.check_num_classes(cfg.data.num_classes)?;
     let val = match cfg.knn.every {
         0 => None,
-        _ => Some(Arc::new(SkeletonDataset::open_split(
-            &cfg.data.dir,
-            Part::Val,
-        )?)),
+        _ => Some(Arc::new(cfg.data.open(Part::Val)?)),
     };
     let loader = Loader::new(train.clone(), loader_config(cfg))?;
     if loader.batches_per_epoch() == 0 {

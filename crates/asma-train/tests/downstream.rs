@@ -595,3 +595,45 @@ fn a_crossclr_stream_directory_feeds_the_classifier_of_its_stream() {
         assert_eq!(t[&format!("encoder_theta.{k}")].data, v.data, "{k}");
     }
 }
+
+#[test]
+fn the_single_body_mode_trains_and_scores_on_the_first_person() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    tiny_data(dir.path());
+    let run_dir = dir.path().join("linear1");
+    let mut cfg = config(dir.path(), &run_dir, Protocol::Linear);
+    cfg.data.bodies = Some(1);
+    cfg.init.bn_statistics = BnStatistics::Estimate;
+    cfg.optim.epochs = 2;
+    go(&cfg);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["data"]["bodies"], 1);
+
+    // The scores are the classifier's logits on the first person of every clip.
+    let scores = Scores::read_csv(&run_dir.join("scores_last.csv")).unwrap();
+    let device = Device::flex();
+    let model = load_classifier(&run_dir, Stream::Joint, CLASSES, &device).unwrap();
+    let test = cfg.data.open(Part::Val).unwrap();
+    assert_eq!(test.sample_shape(), [3, 50, 25, 1]);
+    let x: Vec<f32> = (0..test.len())
+        .flat_map(|i| test.sample(i).unwrap().into_owned())
+        .collect();
+    let x = Tensor::<5>::from_data(TensorData::new(x, [6, 3, 50, 25, 1]), &device);
+    let logits: Vec<f32> = model.forward(x).into_data().try_into_vec().unwrap();
+    let worst = logits
+        .iter()
+        .zip(&scores.logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "single-body classifier vs scores: {worst}");
+
+    cfg.data.bodies = Some(3);
+    let err = run(&cfg, false, &AtomicBool::new(false), &|_| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("data.bodies = 3"), "{err}");
+}

@@ -44,6 +44,15 @@ impl Classifier {
                 msg: format!("{frames} frames and {persons} persons: both must be at least 1"),
             });
         }
+        if self.persons_read(persons) < persons {
+            return Err(InferError::Input {
+                what: format!("ONNX export to {}", path.display()),
+                msg: format!(
+                    "{persons} persons, but this model was trained on {} (data.bodies): export with that many",
+                    self.persons_read(persons)
+                ),
+            });
+        }
         let in_channels = match &self.body {
             Body::Student(e) | Body::Teacher { theta: e, .. } => e.data_bn().0,
         };

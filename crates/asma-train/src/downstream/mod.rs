@@ -154,9 +154,9 @@ pub(crate) fn setup(
     let devices = run_cfg.resolve_devices(optim.batch_size)?;
     let base = devices[0].clone();
     let ad = base.clone().autodiff();
-    let train = Arc::new(SkeletonDataset::open_split(&data.dir, Part::Train)?);
+    let train = Arc::new(data.open(Part::Train)?);
     train.check_num_classes(data.num_classes)?;
-    let test = Arc::new(SkeletonDataset::open_split(&data.dir, Part::Val)?);
+    let test = Arc::new(data.open(Part::Val)?);
     test.check_num_classes(data.num_classes)?;
     // The names travel with the model, so that a copied run directory still prints them.
     let names = data.class_names()?;
