@@ -1,8 +1,8 @@
 //! The `.npy` header parser, the skeleton-shape check and the `.npz` reader must never
 //! panic, whatever the bytes.
 #![no_main]
-use asma_data::npy::MmapNpy;
-use asma_data::npz::Npz;
+use asma_data::formats::npy::MmapNpy;
+use asma_data::formats::npz::Npz;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

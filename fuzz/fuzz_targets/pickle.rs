@@ -1,9 +1,9 @@
 //! The pickle VM and the label / pyskl readers on top of it must never panic or run away,
 //! whatever the bytes.
 #![no_main]
-use asma_data::labels::labels_from_value;
-use asma_data::pickle::load;
-use asma_data::pyskl::pyskl_from_value;
+use asma_data::formats::labels::labels_from_value;
+use asma_data::formats::pickle::load;
+use asma_data::formats::pyskl::pyskl_from_value;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! The PKU-MMD frame and label parsers and clip cutting must never panic.
 #![no_main]
-use asma_data::pku::{cut_clips, parse_pku_frames, parse_pku_labels};
+use asma_data::formats::pku::{cut_clips, parse_pku_frames, parse_pku_labels};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

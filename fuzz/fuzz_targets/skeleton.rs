@@ -1,6 +1,6 @@
 //! The NTU `.skeleton` parser and the body selection must never panic, whatever the bytes.
 #![no_main]
-use asma_data::ntu::{parse_skeleton, to_sequence, BodyPolicy};
+use asma_data::formats::ntu::{parse_skeleton, to_sequence, BodyPolicy};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 

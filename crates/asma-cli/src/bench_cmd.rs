@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use asma_data::ntu::{parse_skeleton, to_sequence, BodyPolicy};
+use asma_data::formats::ntu::{parse_skeleton, to_sequence, BodyPolicy};
+use asma_data::prepare::splits::{Benchmark, Dataset};
 use asma_data::prepare::{self, PrepareOptions};
-use asma_data::splits::{Benchmark, Dataset};
 use serde::Serialize;
 
 use crate::{BenchDataArgs, BenchPretrainArgs};
@@ -34,9 +34,9 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
         Some(r) => r.clone(),
         None => {
             let dir = tmp.path().join("synth");
-            let cfg = asma_data::synth::SynthConfig::default();
+            let cfg = asma_synth::SynthConfig::default();
             eprintln!("bench: writing the default synthetic dataset to a temporary folder");
-            asma_data::synth::generate(&cfg, &dir, &|_, _| {})?;
+            asma_synth::generate(&cfg, &dir, &|_, _| {})?;
             dir
         }
     };
@@ -48,7 +48,7 @@ pub fn data(a: BenchDataArgs) -> Result<()> {
         .filter(|p| {
             !p.file_stem()
                 .and_then(|s| s.to_str())
-                .is_some_and(asma_data::ntu::is_missing)
+                .is_some_and(asma_data::formats::ntu::is_missing)
         })
         .collect();
     files.sort();

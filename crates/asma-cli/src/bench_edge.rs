@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use asma_data::stream::Stream;
+use asma_data::pipeline::stream::Stream;
 use asma_edge::bench::{markdown, table, ReferenceJob, TableOptions};
 use asma_edge::Timing;
 use asma_model::burn::tensor::Device;

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use asma_data::labels::{write_labels, Labels};
-use asma_data::loader::{Loader, SkeletonDataset};
-use asma_data::npy::NpyWriterF32;
+use asma_data::formats::labels::{write_labels, Labels};
+use asma_data::formats::npy::NpyWriterF32;
+use asma_data::pipeline::loader::{Loader, SkeletonDataset};
+use asma_data::prepare::splits::Part;
 use asma_data::rng::Rng;
-use asma_data::splits::Part;
 use asma_edge::proc_status::ProcStatus;
 use asma_train::PretrainConfig;
 use rayon::prelude::*;

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use asma_data::prepare::{self, PrepareOptions};
-use asma_data::synth::{self, SynthConfig};
+use asma_synth::SynthConfig;
 
 use crate::progress::Progress;
 use crate::{InspectArgs, PrepareArgs, SynthArgs};
@@ -14,7 +14,7 @@ pub fn synth(a: SynthArgs) -> Result<()> {
         cfg.seed = seed;
     }
     let bar = Progress::new("synth");
-    let summary = synth::generate(&cfg, &a.out, &|done, total| bar.update(done, total))
+    let summary = asma_synth::generate(&cfg, &a.out, &|done, total| bar.update(done, total))
         .with_context(|| format!("writing the synthetic dataset to {}", a.out.display()))?;
     bar.finish();
     if a.json {

@@ -119,10 +119,10 @@ pub struct SynthArgs {
 pub struct PrepareArgs {
     /// ntu60, ntu120, pku1 or pku2.
     #[arg(long)]
-    pub dataset: asma_data::splits::Dataset,
+    pub dataset: asma_data::prepare::splits::Dataset,
     /// xsub, xview (NTU-60, PKU-MMD) or xset (NTU-120).
     #[arg(long)]
-    pub benchmark: asma_data::splits::Benchmark,
+    pub benchmark: asma_data::prepare::splits::Benchmark,
     /// Folder of raw files (`.skeleton` for NTU, `<video>.txt` skeletons for PKU-MMD).
     #[arg(long)]
     pub raw: PathBuf,
@@ -134,7 +134,7 @@ pub struct PrepareArgs {
     pub frames: usize,
     /// first2 (AimCLR) or energy2 (2s-AGCN).
     #[arg(long, default_value = "first2")]
-    pub body_policy: asma_data::ntu::BodyPolicy,
+    pub body_policy: asma_data::formats::ntu::BodyPolicy,
     /// Record unreadable inputs in the manifest and go on.
     #[arg(long)]
     pub skip_bad: bool,

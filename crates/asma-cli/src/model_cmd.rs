@@ -1,7 +1,7 @@
 //! `asma pretrain` and `asma embed`: argument plumbing around asma-train and asma-model.
 
 use anyhow::{bail, Context, Result};
-use asma_data::npy::{write_npy_f32, MmapNpy};
+use asma_data::formats::npy::{write_npy_f32, MmapNpy};
 use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Tensor, TensorData};
 use asma_model::weights::load_module;

@@ -5,9 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use asma_data::prepare::splits::{Benchmark, Dataset};
 use asma_data::prepare::{self, PrepareOptions};
-use asma_data::splits::{Benchmark, Dataset};
-use asma_data::synth;
 use asma_infer::input::to_stream;
 use asma_infer::Classifier;
 use asma_train::checkpoint::RunDir;
@@ -59,7 +58,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     let t = Instant::now();
     let raw = cfg.dir.join("data/synth");
     let split = cfg.dir.join("data/xsub");
-    let summary = synth::generate(&cfg.synth, &raw, &|_, _| {})
+    let summary = asma_synth::generate(&cfg.synth, &raw, &|_, _| {})
         .with_context(|| format!("writing the synthetic dataset to {}", raw.display()))?;
     let opts = PrepareOptions::new(Dataset::Ntu60, Benchmark::Xsub, &raw, &split);
     let report = prepare::prepare(&opts, &|_| {})
@@ -169,7 +168,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
 
     // 5. Batch-1 CPU latency of both on a validation clip.
     let t = Instant::now();
-    let npy = asma_data::npy::MmapNpy::open_skeleton(split.join("val_position.npy"))?;
+    let npy = asma_data::formats::npy::MmapNpy::open_skeleton(split.join("val_position.npy"))?;
     let seq = npy.sequence(0)?;
     let mut cells = Vec::new();
     for (name, dir) in [("teacher", &linear.run.dir), ("student", &student.run.dir)] {

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context, Result};
-use asma_data::labels::read_labels;
-use asma_data::npy::MmapNpy;
+use asma_data::formats::labels::read_labels;
+use asma_data::formats::npy::MmapNpy;
 use asma_infer::input::to_stream;
 use asma_infer::Classifier;
 use asma_train::plot::scatter_png;

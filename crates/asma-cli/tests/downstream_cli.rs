@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use asma_data::labels::Labels;
-use asma_data::loader::SkeletonDataset;
+use asma_data::formats::labels::Labels;
+use asma_data::pipeline::loader::SkeletonDataset;
+use asma_data::prepare::splits::Part;
 use asma_data::rng::Rng;
-use asma_data::splits::Part;
 
 fn asma(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_asma"))

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use asma_data::npy::write_npy_f32;
+use asma_data::formats::npy::write_npy_f32;
 use asma_model::burn::tensor::Device;
 use asma_model::student::{StudentConfig, StudentInit};
 use asma_model::weights::save_module;

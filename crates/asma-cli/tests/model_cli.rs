@@ -15,7 +15,7 @@ fn root() -> PathBuf {
 }
 
 fn npy(path: &Path) -> Vec<f32> {
-    asma_data::npy::MmapNpy::open(path)
+    asma_data::formats::npy::MmapNpy::open(path)
         .unwrap()
         .to_f32()
         .unwrap()
@@ -97,7 +97,7 @@ fn every_shipped_config_parses() {
                 } else if name.starts_with("distill_") {
                     toml::from_str::<asma_train::downstream::distill::DistillConfig>(&text).err()
                 } else if name.starts_with("synth_") {
-                    toml::from_str::<asma_data::synth::SynthConfig>(&text).err()
+                    toml::from_str::<asma_synth::SynthConfig>(&text).err()
                 } else if name == "quickstart.toml" {
                     toml::from_str::<asma_train::quickstart::QuickstartConfig>(&text).err()
                 } else if p.parent().unwrap().ends_with("experiments") {

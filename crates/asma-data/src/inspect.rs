@@ -12,12 +12,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{DataError, Result};
-use crate::frame50::valid_length;
-use crate::labels::read_labels;
-use crate::npy::MmapNpy;
-use crate::npz::{ctrgcn_split, Npz};
-use crate::ntu::{is_missing, read_skeleton, to_sequence, BodyPolicy, NtuName};
-use crate::splits::Part;
+use crate::formats::ctrgcn::ctrgcn_split;
+use crate::formats::labels::read_labels;
+use crate::formats::npy::MmapNpy;
+use crate::formats::npz::Npz;
+use crate::formats::ntu::{is_missing, read_skeleton, to_sequence, BodyPolicy, NtuName};
+use crate::prepare::frame50::valid_length;
+use crate::prepare::splits::Part;
 
 /// Statistics of a list of counts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -210,7 +211,7 @@ fn inspect_dir(dir: &Path) -> Result<Report> {
             sections: vec![],
             problems: vec![],
         };
-        if let Ok(Some(m)) = crate::manifest::Manifest::read(dir) {
+        if let Ok(Some(m)) = crate::prepare::manifest::Manifest::read(dir) {
             report.format = format!(
                 "prepared split folder: {} {} {} (asma manifest)",
                 m.dataset, m.benchmark, m.layout
@@ -412,7 +413,7 @@ fn inspect_pickle(path: &Path) -> Result<Report> {
             problems: vec![],
         });
     }
-    let file = crate::pyskl::read_pyskl(path)?;
+    let file = crate::formats::pyskl::read_pyskl(path)?;
     let mut report = Report {
         path: path.to_path_buf(),
         format: "pyskl / mmaction2 3-D annotation pickle".into(),
@@ -449,7 +450,7 @@ fn inspect_pickle(path: &Path) -> Result<Report> {
 }
 
 fn inspect_pku_txt(path: &Path) -> Result<Report> {
-    let frames = crate::pku::read_pku_frames(path)?;
+    let frames = crate::formats::pku::read_pku_frames(path)?;
     let two = frames
         .iter()
         .filter(|f| f[75..].iter().any(|&v| v != 0.0))

@@ -1,29 +1,22 @@
-//! Everything in asma that touches files and samples, with no ML dependency: readers and
-//! writers for every format of docs/DATA.md, the standard splits, the AimCLR "frame50"
-//! preparation, the three streams, PSTL's augmentations, the ASMa masking operators, the
-//! batch loader and the synthetic NTU-format generator.
+//! Everything in asma that touches files and samples, with no ML dependency, in three layers:
+//! * [`formats`]: readers and writers of every file format of docs/DATA.md (NTU `.skeleton`,
+//!   PKU-MMD, `.npy`/`.npz`, the pickles of AimCLR/PSTL and pyskl), parsers of untrusted
+//!   input that never panic;
+//! * [`prepare`]: raw files → the packed split folders training reads (the AimCLR "frame50"
+//!   preparation, the standard splits, the manifest);
+//! * [`pipeline`]: prepared samples → training batches (the three streams, PSTL's and
+//!   AimCLR's augmentations, the ASMa masking operators, label fractions, the loader);
+//!
+//! and [`inspect`] over all of them. The synthetic NTU-format generator is the `asma-synth`
+//! crate.
 
 pub mod atomic;
-pub mod augment;
 pub mod error;
-pub mod fraction;
-pub mod frame50;
+pub mod formats;
 pub mod inspect;
-pub mod labels;
-pub mod loader;
-pub mod manifest;
-pub mod mask;
-pub mod npy;
-pub mod npz;
-pub mod ntu;
-pub mod pickle;
-pub mod pku;
+pub mod pipeline;
 pub mod prepare;
-pub mod pyskl;
 pub mod rng;
-pub mod splits;
-pub mod stream;
-pub mod synth;
 
 pub use atomic::write_atomic;
 pub use error::{DataError, Result};

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use asma_data::frame50::{frame50, Frame50Options};
-use asma_data::npy::MmapNpy;
-use asma_data::ntu::{read_skeleton, to_sequence, BodyPolicy};
+use asma_data::formats::npy::MmapNpy;
+use asma_data::formats::ntu::{read_skeleton, to_sequence, BodyPolicy};
+use asma_data::prepare::frame50::{frame50, Frame50Options};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/frame50");
 

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
+use asma_data::formats::labels::{write_labels, Labels};
+use asma_data::formats::npy::write_npy_f32;
 use asma_data::inspect::inspect;
-use asma_data::labels::{write_labels, Labels};
-use asma_data::npy::write_npy_f32;
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use asma_data::labels::{labels_from_value, read_labels, stem, write_labels, Labels};
-use asma_data::ntu::NtuName;
-use asma_data::pickle::{self, load, load_file, write_labels_pickle, Value};
-use asma_data::pyskl::{pyskl_from_value, read_pyskl};
+use asma_data::formats::labels::{labels_from_value, read_labels, stem, write_labels, Labels};
+use asma_data::formats::ntu::NtuName;
+use asma_data::formats::pickle::{self, load, load_file, write_labels_pickle, Value};
+use asma_data::formats::pyskl::{pyskl_from_value, read_pyskl};
 
 const NAMES: [&str; 4] = [
     "S001C001P001R001A001.skeleton",

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use asma_data::labels::read_labels;
-use asma_data::npy::MmapNpy;
-use asma_data::ntu::{write_skeleton, Body, BodyInfo, Frame, Joint, SkeletonFile};
+use asma_data::formats::labels::read_labels;
+use asma_data::formats::npy::MmapNpy;
+use asma_data::formats::ntu::{write_skeleton, Body, BodyInfo, Frame, Joint, SkeletonFile};
+use asma_data::prepare::splits::{Benchmark, Dataset};
 use asma_data::prepare::{prepare, PrepareOptions};
-use asma_data::splits::{Benchmark, Dataset};
 
 fn file(frames: usize, phase: f32) -> SkeletonFile {
     let body = |t: usize| Body {
@@ -51,7 +51,8 @@ fn ntu60_xsub_frame50_and_frame300() {
     write(&raw, "S001C001P001R001A001", &file(70, 1.0));
     write(&raw, "S001C002P001R002A010", &file(300, 2.0));
     write(&raw, "S018C001P001R001A061", &file(30, 0.0));
-    let missing = asma_data::ntu::missing_list(asma_data::ntu::MissingList::Ntu60)[0];
+    let missing =
+        asma_data::formats::ntu::missing_list(asma_data::formats::ntu::MissingList::Ntu60)[0];
     write(
         &raw,
         missing,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use asma_data::npy::{write_npy_f32, MmapNpy};
+use asma_data::formats::npy::{write_npy_f32, MmapNpy};
 use asma_infer::input::to_stream;
 use asma_infer::{Classifier, Ensemble};
 use asma_skeleton::Sequence;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use asma_data::npy::MmapNpy;
+use asma_data::formats::npy::MmapNpy;
 use asma_infer::Classifier;
 
 fn fixtures() -> PathBuf {

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use asma_data::frame50::{frame50, Frame50Options};
-use asma_data::npy::MmapNpy;
-use asma_data::ntu::{read_skeleton, to_sequence, BodyPolicy};
-use asma_data::stream::{apply_stream, BatchShape, Stream};
+use asma_data::formats::npy::MmapNpy;
+use asma_data::formats::ntu::{read_skeleton, to_sequence, BodyPolicy};
+use asma_data::pipeline::stream::{apply_stream, BatchShape, Stream};
+use asma_data::prepare::frame50::{frame50, Frame50Options};
 use asma_data::DataError;
 use asma_skeleton::Sequence;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use asma_arch::Fusion;
 use asma_arch::StgcnEncoderConfig;
 use asma_arch::StudentConfig;
-use asma_data::stream::{first_bodies, Stream};
+use asma_data::pipeline::stream::{first_bodies, Stream};
 use asma_skeleton::actions::CLASSES_FILE;
 use asma_skeleton::{ClassNames, NTU25};
 use serde::Deserialize;

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use asma_data::npy::header_bytes;
+use asma_data::formats::npy::header_bytes;
 use asma_infer::Classifier;
 use asma_model::classifier::Fusion;
 use common::{classifier_run, student_run, Lcg};

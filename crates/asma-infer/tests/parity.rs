@@ -156,7 +156,7 @@ fn truncated_or_foreign_model_files_are_named_errors() {
 /// logits are burn's forward of their weights. `ASMA_WRITE_EDGE_FIXTURES=1` rewrites them.
 #[test]
 fn edge_fixtures_hold_burns_logits() {
-    use asma_data::npy::{write_npy_f32, MmapNpy};
+    use asma_data::formats::npy::{write_npy_f32, MmapNpy};
     use asma_model::weights::load_module;
     use asma_model::{ClassifierConfig, StgcnEncoderConfig};
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../asma-edge/tests/fixtures");

@@ -5,7 +5,7 @@
 //! nothing, so the total loss L_θ + L_φ trains them independently (Adam is per parameter).
 //!
 //! Which frames and joints each branch masks is the data loader's choice
-//! (`asma_data::mask`); this module only consumes the shortened tensors and the kept joints.
+//! (`asma_data::pipeline::mask`); this module only consumes the shortened tensors and the kept joints.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};

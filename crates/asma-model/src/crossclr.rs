@@ -445,18 +445,18 @@ mod tests {
         let shape = [2, 3, 4, 25, 2];
         let len: usize = shape.iter().product();
         let values: Vec<f32> = (0..len).map(|i| ((i * 37) % 101) as f32 * 0.1).collect();
-        let bs = asma_data::stream::BatchShape::new(2, 3, 4, 25, 2);
+        let bs = asma_data::pipeline::stream::BatchShape::new(2, 3, 4, 25, 2);
         for (stream, ours) in [
             (
-                asma_data::stream::Stream::Motion,
+                asma_data::pipeline::stream::Stream::Motion,
                 motion_of(clip(values.clone(), shape)),
             ),
             (
-                asma_data::stream::Stream::Bone,
+                asma_data::pipeline::stream::Stream::Bone,
                 bone_of(clip(values.clone(), shape)),
             ),
         ] {
-            let want = asma_data::stream::apply_stream(stream, &bs, &values);
+            let want = asma_data::pipeline::stream::apply_stream(stream, &bs, &values);
             let got = ours.into_data().try_into_vec::<f32>().unwrap();
             assert_eq!(got, want, "{stream:?}");
         }

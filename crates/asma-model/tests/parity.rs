@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use asma_data::npy::MmapNpy;
+use asma_data::formats::npy::MmapNpy;
 use asma_model::barlow::barlow_twins_loss;
 use asma_model::burn::module::Module;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};

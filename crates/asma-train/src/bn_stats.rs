@@ -12,8 +12,8 @@
 
 use std::sync::Arc;
 
-use asma_data::loader::SkeletonDataset;
-use asma_data::stream::Stream;
+use asma_data::pipeline::loader::SkeletonDataset;
+use asma_data::pipeline::stream::Stream;
 use asma_model::burn::module::{Module, ModuleMapper, Param, RunningState};
 use asma_model::burn::nn::BatchNorm;
 use asma_model::burn::tensor::{Device, Tensor};
@@ -133,9 +133,9 @@ pub fn estimate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use asma_data::labels::Labels;
+    use asma_data::formats::labels::Labels;
+    use asma_data::prepare::splits::Part;
     use asma_data::rng::Rng;
-    use asma_data::splits::Part;
     use asma_model::{StgcnEncoderConfig, StgcnEncoderInit};
 
     fn values(t: asma_model::burn::tensor::Tensor<1>) -> Vec<f32> {

@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use asma_data::augment::{aimclr_extreme, pstl_pretrain, Transform};
-use asma_data::loader::SkeletonDataset;
-use asma_data::mask::{FrameMask, JointMask, MaskConfig};
-use asma_data::splits::Part;
-use asma_data::stream::Stream;
+use asma_data::pipeline::augment::{aimclr_extreme, pstl_pretrain, Transform};
+use asma_data::pipeline::loader::SkeletonDataset;
+use asma_data::pipeline::mask::{FrameMask, JointMask, MaskConfig};
+use asma_data::pipeline::stream::Stream;
+use asma_data::prepare::splits::Part;
 use asma_model::asma::AsmaModelConfig;
 use asma_model::burn::optim::decay::WeightDecayConfig;
 use asma_model::burn::optim::momentum::MomentumConfig;

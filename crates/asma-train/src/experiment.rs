@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use asma_data::stream::Stream;
+use asma_data::pipeline::stream::Stream;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::RunDir;

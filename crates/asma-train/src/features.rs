@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
-use asma_data::stream::Stream;
+use asma_data::pipeline::loader::{Loader, LoaderConfig, SkeletonDataset};
+use asma_data::pipeline::stream::Stream;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::StgcnEncoder;
 
 use crate::error::TrainError;
 
 /// A batch of loader data as a `(N, C, T, V, M)` tensor (the buffer moves, no copy).
-pub fn to_tensor(view: asma_data::loader::View, device: &Device) -> Tensor<5> {
+pub fn to_tensor(view: asma_data::pipeline::loader::View, device: &Device) -> Tensor<5> {
     let s = view.shape;
     Tensor::from_data(
         TensorData::new(view.data, [s.n, s.c, s.t, s.v, s.m]),

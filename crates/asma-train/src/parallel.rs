@@ -60,7 +60,7 @@
 
 use std::ops::Range;
 
-use asma_data::loader::View;
+use asma_data::pipeline::loader::View;
 use asma_data::rng::Rng;
 use asma_model::burn::module::Module;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};

@@ -9,10 +9,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use asma_data::labels::Labels;
-use asma_data::loader::{Batch, Loader, LoaderConfig, SkeletonDataset};
+use asma_data::formats::labels::Labels;
+use asma_data::pipeline::loader::{Batch, Loader, LoaderConfig, SkeletonDataset};
+use asma_data::prepare::splits::Part;
 use asma_data::rng::Rng;
-use asma_data::splits::Part;
 use asma_model::burn::module::{Module, ModuleVisitor, Param};
 use asma_model::burn::nn::loss::CrossEntropyLossConfig;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};

@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use asma_data::loader::{
+use asma_data::pipeline::loader::{
     FrameMaskSetting, JointMaskSetting, Loader, LoaderConfig, SkeletonDataset, ViewConfig,
 };
-use asma_data::mask::{FrameMask, JointMask};
-use asma_data::splits::Part;
+use asma_data::pipeline::mask::{FrameMask, JointMask};
+use asma_data::prepare::splits::Part;
 use asma_model::asma::{AsmaPretrainModel, BranchViews};
 use asma_model::burn::module::Module;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
@@ -424,7 +424,7 @@ pub(crate) fn step_parallel(
     optim: &mut ModuleOptimizer,
     lr: f64,
     devices: &[Device],
-    batch: &asma_data::loader::Batch,
+    batch: &asma_data::pipeline::loader::Batch,
     (seed, step): (u64, usize),
     non_finite: &(dyn Fn(f32, usize) -> TrainError + Sync),
 ) -> Result<(AsmaPretrainModel, Vec<f64>), TrainError> {
@@ -464,11 +464,11 @@ pub(crate) const PARTS: usize = 11;
 /// diagonal]` (detached, one tensor: one read-back, since each read waits for the device).
 pub(crate) fn batch_loss(
     model: &AsmaPretrainModel,
-    views: Vec<asma_data::loader::View>,
+    views: Vec<asma_data::pipeline::loader::View>,
     device: &Device,
 ) -> (Tensor<1>, Tensor<1>) {
     // Views in the order of `views()`: θ anchor, temporal, spatial, then φ's.
-    let branch = |v: &mut std::vec::IntoIter<asma_data::loader::View>| {
+    let branch = |v: &mut std::vec::IntoIter<asma_data::pipeline::loader::View>| {
         let (a, t, s) = (v.next().unwrap(), v.next().unwrap(), v.next().unwrap());
         let keep_joints = s.joints.kept.clone();
         BranchViews {

@@ -13,8 +13,8 @@
 
 use std::path::PathBuf;
 
-use asma_data::loader::Batch;
-use asma_data::stream::Stream;
+use asma_data::pipeline::loader::Batch;
+use asma_data::pipeline::stream::Stream;
 use asma_data::write_atomic;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
 use asma_model::burn::tensor::{Device, Tensor};

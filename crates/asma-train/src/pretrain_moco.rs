@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use asma_data::loader::{Batch, View};
+use asma_data::pipeline::loader::{Batch, View};
 use asma_model::burn::module::Module;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
 use asma_model::burn::store::ModuleSnapshot;

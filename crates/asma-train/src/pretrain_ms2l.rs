@@ -10,7 +10,7 @@
 //! draws the same ones. The encoder is exported as `encoder.safetensors` (PyTorch-named),
 //! which the downstream commands load like a SkeletonCLR run's `encoder_q.safetensors`.
 
-use asma_data::loader::Batch;
+use asma_data::pipeline::loader::Batch;
 use asma_data::rng::Rng;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
 use asma_model::burn::tensor::{Device, Tensor};

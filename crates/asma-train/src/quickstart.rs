@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use asma_data::synth::SynthConfig;
+use asma_synth::SynthConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::config::PretrainConfig;

@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use asma_data::labels::Labels;
-use asma_data::loader::SkeletonDataset;
+use asma_data::formats::labels::Labels;
+use asma_data::pipeline::loader::SkeletonDataset;
+use asma_data::pipeline::stream::Stream;
+use asma_data::prepare::splits::Part;
 use asma_data::rng::Rng;
-use asma_data::splits::Part;
-use asma_data::stream::Stream;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::Fusion;
 use asma_train::bn_stats::BnStatistics;
@@ -140,7 +140,8 @@ fn linear_probe_writes_scores_that_the_exported_classifier_reproduces() {
     // The exported classifier gives the logits of the score file.
     let device = Device::flex();
     let model = load_classifier(&run_dir, Stream::Joint, CLASSES, &device).unwrap();
-    let test = asma_data::loader::SkeletonDataset::open_split(dir.path(), Part::Val).unwrap();
+    let test =
+        asma_data::pipeline::loader::SkeletonDataset::open_split(dir.path(), Part::Val).unwrap();
     let mut x = Vec::new();
     for i in 0..test.len() {
         x.extend_from_slice(&test.sample(i).unwrap());
@@ -588,7 +589,7 @@ fn a_crossclr_stream_directory_feeds_the_classifier_of_its_stream() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("trained on the motion stream"), "{e}");
-    cfg.data.stream = asma_data::stream::Stream::Motion;
+    cfg.data.stream = asma_data::pipeline::stream::Stream::Motion;
     run(&cfg, false, &AtomicBool::new(false), &|_| {}).unwrap();
     let t = asma_model::weights::read_tensors(&run_dir.join("classifier.safetensors")).unwrap();
     for (k, v) in &motion {

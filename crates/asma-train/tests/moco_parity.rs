@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use asma_data::npy::MmapNpy;
+use asma_data::formats::npy::MmapNpy;
 use asma_model::burn::module::Module;
 use asma_model::burn::optim::ModuleOptimizer;
 use asma_model::burn::store::ModuleSnapshot;

@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use asma_data::labels::Labels;
-use asma_data::loader::SkeletonDataset;
-use asma_data::npy::write_npy_f32;
+use asma_data::formats::labels::Labels;
+use asma_data::formats::npy::write_npy_f32;
+use asma_data::pipeline::loader::SkeletonDataset;
+use asma_data::prepare::splits::Part;
 use asma_data::rng::Rng;
-use asma_data::splits::Part;
 use asma_train::config::PretrainConfig;
 use asma_train::pretrain::{pretrain, Progress};
 
@@ -326,7 +326,7 @@ fn recalibrated_knn_is_a_function_of_the_weights_alone() {
 
 #[test]
 fn no_masking_is_barlow_twins_between_augmented_views_and_needs_augmentation() {
-    use asma_data::mask::{FrameMask, JointMask};
+    use asma_data::pipeline::mask::{FrameMask, JointMask};
     use asma_train::config::BranchMasks;
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (tmp, data) = tmp_with_data();
@@ -363,7 +363,7 @@ fn no_masking_is_barlow_twins_between_augmented_views_and_needs_augmentation() {
 /// The data goes bad: every training sample holds a NaN.
 fn poison_training_split(data: &Path) {
     let path = data.join("train_position.npy");
-    let arr = asma_data::npy::MmapNpy::open(&path).unwrap();
+    let arr = asma_data::formats::npy::MmapNpy::open(&path).unwrap();
     let mut values = arr.to_f32().unwrap().into_owned();
     drop(arr);
     for v in values.iter_mut().step_by(1000) {
@@ -437,8 +437,8 @@ fn moco_config(data: &Path, run: &Path, method: asma_train::config::Method) -> P
     c.moco.queue_size = 8;
     c.masking.plugin = asma_train::config::Plugin::Asma;
     c.augment = vec![
-        asma_data::augment::Transform::Crop { padding_ratio: 6 },
-        asma_data::augment::Transform::Shear { amplitude: 0.5 },
+        asma_data::pipeline::augment::Transform::Crop { padding_ratio: 6 },
+        asma_data::pipeline::augment::Transform::Shear { amplitude: 0.5 },
     ];
     c.augment_per_sample = true;
     c.optim.optimizer = asma_train::config::OptimizerKind::Sgd;
@@ -560,7 +560,7 @@ fn crossclr_logs_its_streams_switches_to_cross_training_and_resumes_exactly() {
     for (key, bad) in [
         ("data.stream", {
             let mut c = cfg(&tmp.path().join("c"));
-            c.data.stream = asma_data::stream::Stream::Motion;
+            c.data.stream = asma_data::pipeline::stream::Stream::Motion;
             c
         }),
         ("crossclr.views", {

@@ -12,8 +12,11 @@
 //! is written under temporary names and renamed at the end, so a failed run leaves the
 //! previous outputs untouched. A rerun with unchanged inputs and options does nothing.
 
+pub mod frame50;
+pub mod manifest;
 mod packed;
 mod sources;
+pub mod splits;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,12 +32,12 @@ pub use sources::{list_ntu, list_pku, SampleRef, SourceList, Unit};
 
 use crate::atomic::tmp_path;
 use crate::error::{DataError, Result};
-use crate::frame50::{centre_crop, frame50, pad_frames, Frame50Options};
-use crate::labels::{write_labels, Labels};
-use crate::manifest::{hex, sha256_file, BadInput, Manifest, OutputFile};
-use crate::ntu::{read_skeleton, to_sequence, BodyPolicy};
-use crate::pku::read_pku_frames;
-use crate::splits::{Benchmark, Dataset, Part};
+use crate::formats::labels::{write_labels, Labels};
+use crate::formats::ntu::{read_skeleton, to_sequence, BodyPolicy};
+use crate::formats::pku::read_pku_frames;
+use crate::prepare::frame50::{centre_crop, frame50, pad_frames, Frame50Options};
+use crate::prepare::manifest::{hex, sha256_file, BadInput, Manifest, OutputFile};
+use crate::prepare::splits::{Benchmark, Dataset, Part};
 
 /// The longest sequence of the unresized layout.
 pub const MAX_FRAMES: usize = 300;
@@ -345,7 +348,7 @@ fn process_unit(unit: &Unit, opts: &PrepareOptions) -> UnitResult {
                         .collect()
                 }
             };
-            match crate::pku::cut_clips(video, &frames, labels, label_file) {
+            match crate::formats::pku::cut_clips(video, &frames, labels, label_file) {
                 Ok(clips) => samples
                     .iter()
                     .zip(clips)

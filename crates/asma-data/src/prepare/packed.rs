@@ -10,7 +10,7 @@ use memmap2::MmapMut;
 
 use crate::atomic::tmp_path;
 use crate::error::{DataError, Result};
-use crate::npy::header_bytes;
+use crate::formats::npy::header_bytes;
 
 /// A `.npy` file under construction at `<path>.tmp`.
 pub struct PackedWriter {

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
-use crate::ntu::{is_missing, NtuName};
-use crate::pku::{read_pku_labels, read_pku_split, PkuLabel};
-use crate::splits::{ntu_is_train, Benchmark, Dataset, Part};
+use crate::formats::ntu::{is_missing, NtuName};
+use crate::formats::pku::{read_pku_labels, read_pku_split, PkuLabel};
+use crate::prepare::splits::{ntu_is_train, Benchmark, Dataset, Part};
 
 /// One output sample.
 #[derive(Debug, Clone)]
@@ -141,12 +141,13 @@ pub fn list_pku(raw: &Path, labels_dir: &Path, split_file: &Path) -> Result<Sour
         };
         let unit = list.units.len();
         for (row, l) in labels.iter().enumerate() {
-            let name = crate::pku::clip_name(&video, l.action, row + 1).ok_or_else(|| {
-                DataError::invalid(
-                    &path,
-                    format!("'{video}' is not a PKU-MMD video id (e.g. 0002-L or A01N01-L)"),
-                )
-            })?;
+            let name =
+                crate::formats::pku::clip_name(&video, l.action, row + 1).ok_or_else(|| {
+                    DataError::invalid(
+                        &path,
+                        format!("'{video}' is not a PKU-MMD video id (e.g. 0002-L or A01N01-L)"),
+                    )
+                })?;
             clips.push((
                 format!("{name}.skeleton"),
                 l.action as usize - 1,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
+use asma_data::pipeline::loader::{Loader, LoaderConfig, SkeletonDataset};
 use asma_model::burn::tensor::Device;
 use asma_model::student::{KdConfig, StudentConfig, StudentInit};
 use serde::{Deserialize, Serialize};

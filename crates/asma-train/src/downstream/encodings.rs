@@ -2,7 +2,7 @@
 //! computed once and kept in memory when they fit (`optim.cache_mb`), else recomputed per batch.
 //! Without augmentation and with frozen eval-mode encoders, both give the same numbers.
 
-use asma_data::loader::Loader;
+use asma_data::pipeline::loader::Loader;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::classifier::{encode_pair, Encoded};
 use asma_model::StgcnEncoder;
@@ -125,7 +125,7 @@ impl Encodings {
     fn encode(
         &self,
         model: &FrozenEncoders,
-        view: asma_data::loader::View,
+        view: asma_data::pipeline::loader::View,
         device: &Device,
     ) -> Encoded {
         match encode_pair(

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use asma_data::loader::SkeletonDataset;
+use asma_data::pipeline::loader::SkeletonDataset;
 use asma_skeleton::ClassNames;
 use serde::{Deserialize, Serialize};
 

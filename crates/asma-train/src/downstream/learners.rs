@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use asma_data::loader::Loader;
+use asma_data::pipeline::loader::Loader;
 use asma_model::burn::module::Module;
 use asma_model::burn::nn::loss::CrossEntropyLossConfig;
 use asma_model::burn::optim::{GradientsParams, ModuleOptimizer};
@@ -304,7 +304,7 @@ impl<M: Logits> FineTune<M> {
     fn step_parallel(
         &mut self,
         model: M,
-        batch: asma_data::loader::Batch,
+        batch: asma_data::pipeline::loader::Batch,
         lr: f64,
     ) -> Result<(M, BatchResult), TrainError> {
         let shards = parallel::shards(batch.labels.len(), self.devices.len(), 1);

@@ -27,9 +27,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use asma_data::fraction::stratified_subset;
-use asma_data::loader::{Loader, LoaderConfig, SkeletonDataset};
-use asma_data::splits::Part;
+use asma_data::pipeline::fraction::stratified_subset;
+use asma_data::pipeline::loader::{Loader, LoaderConfig, SkeletonDataset};
+use asma_data::prepare::splits::Part;
 use asma_model::burn::module::Module;
 use asma_model::burn::tensor::Device;
 use asma_model::classifier::AsmaClassifier;
@@ -92,7 +92,7 @@ pub struct Best {
 pub struct RunResult {
     /// `linear`, `finetune` or `distill`.
     pub protocol: String,
-    pub stream: asma_data::stream::Stream,
+    pub stream: asma_data::pipeline::stream::Stream,
     pub label_fraction: f64,
     pub epochs: usize,
     pub best_epoch: usize,
@@ -351,7 +351,7 @@ pub(crate) struct Start<'a> {
 /// What `result.json` says about a run besides its accuracies.
 pub(crate) struct Facts {
     pub protocol: &'static str,
-    pub stream: asma_data::stream::Stream,
+    pub stream: asma_data::pipeline::stream::Stream,
     pub label_fraction: f64,
     pub num_classes: usize,
     pub train_samples: usize,
@@ -516,7 +516,7 @@ fn load_encoders(cfg: &DownstreamConfig, model: &mut AsmaClassifier) -> Result<S
 /// expects (the teacher of distillation, evaluation on other data).
 pub fn load_classifier(
     run_dir: &Path,
-    stream: asma_data::stream::Stream,
+    stream: asma_data::pipeline::stream::Stream,
     num_classes: usize,
     device: &Device,
 ) -> Result<AsmaClassifier, TrainError> {

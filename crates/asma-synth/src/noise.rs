@@ -8,7 +8,7 @@
 //! project exists because of these, so the default dataset has them too, in measured doses
 //! set by [`NoiseConfig`](super::NoiseConfig).
 
-use crate::rng::Rng;
+use asma_data::rng::Rng;
 
 use super::body::{joint as j, Subject};
 use super::math::{v3, V3};

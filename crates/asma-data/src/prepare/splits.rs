@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ntu::NtuName;
+use crate::formats::ntu::NtuName;
 
 /// NTU-60 cross-subject training performers.
 pub const NTU60_XSUB_TRAIN: [u16; 20] = [

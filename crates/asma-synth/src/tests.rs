@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::body::joint as j;
 use super::*;
-use crate::ntu::{read_skeleton, SkeletonFile};
+use asma_data::formats::ntu::{read_skeleton, SkeletonFile};
 
 /// A small dataset: 4 performers × 2 cameras × 2 replications × 6 classes = 96 files,
 /// including the two missing-list names S001C002P005R002A008 and S001C002P006R001A008.
@@ -131,7 +131,7 @@ fn files_parse_back_with_valid_names_labels_and_fields() {
             "{file}"
         );
         assert!(f.frames.len() <= 300);
-        let missing = crate::ntu::is_missing(file);
+        let missing = asma_data::formats::ntu::is_missing(file);
         assert_eq!(
             missing,
             f.max_bodies() == 0,
@@ -196,7 +196,7 @@ fn interactions_show_two_bodies_in_most_frames() {
         let n = name_of(file);
         let two = f.frames.iter().filter(|fr| fr.bodies.len() >= 2).count() as f64;
         let frac = two / f.frames.len() as f64;
-        if n.action >= 50 && !crate::ntu::is_missing(file) {
+        if n.action >= 50 && !asma_data::formats::ntu::is_missing(file) {
             assert!(frac > 0.7, "{file}: {frac}");
             // The two people are about a metre apart, not on top of each other.
             let t = f.frames.iter().position(|fr| fr.bodies.len() >= 2).unwrap();
@@ -350,7 +350,7 @@ fn noise_brings_empty_frames_and_extra_bodies_and_none_brings_neither() {
     };
     let (_d, _, files) = build(&clean);
     for (file, f) in &files {
-        if crate::ntu::is_missing(file) {
+        if asma_data::formats::ntu::is_missing(file) {
             continue;
         }
         let persons = if name_of(file).action >= 50 { 2 } else { 1 };
@@ -539,8 +539,8 @@ fn default_dataset_is_learnable_but_not_trivial() {
 
 #[test]
 fn ntu_readers_and_standard_splits_run_on_the_files() {
-    use crate::ntu::{to_sequence, BodyPolicy};
-    use crate::splits::{ntu_is_train, Benchmark, Dataset};
+    use asma_data::formats::ntu::{to_sequence, BodyPolicy};
+    use asma_data::prepare::splits::{ntu_is_train, Benchmark, Dataset};
     let cfg = SynthConfig {
         performers: vec![1, 3],
         cameras: vec![1, 2, 3],

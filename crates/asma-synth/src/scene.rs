@@ -7,8 +7,8 @@
 //! from the full sample name. Views of one performance therefore agree, as they must for
 //! the cross-view benchmark to mean anything.
 
-use crate::ntu::{Body, BodyInfo, Frame, Joint, NtuName, SkeletonFile};
-use crate::rng::Rng;
+use asma_data::formats::ntu::{Body, BodyInfo, Frame, Joint, NtuName, SkeletonFile};
+use asma_data::rng::Rng;
 
 use super::actions::{self, Cast, Motion};
 use super::body::{joint as j, Subject};
@@ -228,7 +228,7 @@ pub fn render(cfg: &SynthConfig, rig: &Rig, name: &NtuName) -> SkeletonFile {
     let Some(motion) = actions::motion(name.action) else {
         return SkeletonFile::default();
     };
-    if crate::ntu::is_missing(&name.to_string()) {
+    if asma_data::formats::ntu::is_missing(&name.to_string()) {
         // The real recordings on the official list have frames but no body at all.
         let n = frame_count(cfg, &mut performance_rng(cfg.seed, name));
         return SkeletonFile {

@@ -13,8 +13,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
+use crate::pipeline::stream::BatchShape;
 use crate::rng::Rng;
-use crate::stream::BatchShape;
 
 /// Mask sizes (PSTL's `mask_joint` and `mask_frame`, and the frames the encoder sees).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

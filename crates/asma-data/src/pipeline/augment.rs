@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
+use crate::pipeline::stream::BatchShape;
 use crate::rng::Rng;
-use crate::stream::BatchShape;
 use asma_skeleton::layout::NTU25;
 
 /// One augmentation with its parameters. Serialised as `{"type": "crop", ...}`; a missing
@@ -51,7 +51,7 @@ pub enum Transform {
     },
     /// Sets `joints` distinct joints, drawn uniformly, to zero in every frame, person and
     /// sample. Defined in PSTL but not used by its pre-training; the "random" ablation of
-    /// docs/METHOD.md §5.3 removes joints through [`crate::mask`] instead.
+    /// docs/METHOD.md §5.3 removes joints through [`crate::pipeline::mask`] instead.
     RandomJointZero {
         /// Number of joints zeroed (PSTL's `mask_joint`: 8).
         #[serde(default = "default_zero_joints")]

@@ -1,6 +1,6 @@
 //! The three input streams of docs/METHOD.md §2.3 / docs/DATA.md §4 (joint, motion, bone), and the
 //! [`BatchShape`] of the `(N, C, T, V, M)` batch buffers that streams, augmentations
-//! ([`crate::augment`]) and masks ([`crate::mask`]) all work on.
+//! ([`crate::pipeline::augment`]) and masks ([`crate::pipeline::mask`]) all work on.
 
 use std::fmt;
 use std::str::FromStr;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::atomic::write_atomic;
 use crate::error::{DataError, Result};
-use crate::pickle::{self, Value};
+use crate::formats::pickle::{self, Value};
 
 /// Sample names and their 0-based labels, same order as the data tensor's N axis.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -10,7 +10,7 @@
 //! adjusted to where the Kinect v2 places its joints (e.g. its hip joints sit closer together
 //! than the anatomical hip width, its "neck" just above the shoulders).
 
-use crate::rng::Rng;
+use asma_data::rng::Rng;
 
 /// NTU-25 joint indices (0-based, docs/DATA.md §1.3 / `asma_skeleton::NTU25`).
 pub mod joint {

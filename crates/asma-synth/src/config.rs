@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::DataError;
+use asma_data::error::DataError;
 
 use super::actions::{catalogue, DEFAULT_CLASSES};
 

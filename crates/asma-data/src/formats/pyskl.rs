@@ -13,7 +13,7 @@ use std::path::Path;
 use asma_skeleton::{Sequence, MAX_BODIES};
 
 use crate::error::{DataError, Result};
-use crate::pickle::{self, NdArray, Value};
+use crate::formats::pickle::{self, NdArray, Value};
 
 /// Joints of the NTU layout.
 const JOINTS: usize = 25;
@@ -243,7 +243,7 @@ pub fn keypoint_to_sequence(keypoint: &NdArray) -> std::result::Result<Sequence,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pickle::DType;
+    use crate::formats::pickle::DType;
 
     fn f32_array(shape: &[usize], values: &[f32]) -> NdArray {
         NdArray {

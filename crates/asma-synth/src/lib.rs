@@ -45,8 +45,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::DataError;
-use crate::ntu::{write_skeleton, NtuName};
+use asma_data::error::DataError;
+use asma_data::formats::ntu::{write_skeleton, NtuName};
 
 pub use actions::{catalogue, ActionSpec, DEFAULT_CLASSES};
 pub use config::{NoiseConfig, SynthConfig, MAX_FRAMES, MIN_FRAMES};
@@ -139,7 +139,7 @@ pub fn generate(
             let file = scene::render(config, &rigs[&name.setup], name);
             write_atomically(&file, &out_dir.join(name.file_name()))?;
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            let missing = crate::ntu::is_missing(&name.to_string());
+            let missing = asma_data::formats::ntu::is_missing(&name.to_string());
             Ok((name.action, file.frames.len(), missing))
         })
         .collect::<Result<_, DataError>>()?;
@@ -162,7 +162,10 @@ pub fn generate(
 }
 
 /// Writes `file` to `path` through a temporary file in the same directory plus a rename.
-fn write_atomically(file: &crate::ntu::SkeletonFile, path: &Path) -> Result<(), DataError> {
+fn write_atomically(
+    file: &asma_data::formats::ntu::SkeletonFile,
+    path: &Path,
+) -> Result<(), DataError> {
     let tmp = tmp_path(path);
     let result = (|| {
         let f = fs::File::create(&tmp)?;

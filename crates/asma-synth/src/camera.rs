@@ -12,7 +12,7 @@
 //! y up, x to the sensor's left, metres. Pixel coordinates come from pinhole models of the
 //! 512×424 depth camera and of the 1920×1080 colour camera, which sits 5.2 cm beside it.
 
-use crate::rng::Rng;
+use asma_data::rng::Rng;
 
 use super::math::{v3, M3, V3};
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 /// The embedded list, one name per line, sorted (sha256 checked by a test).
-pub const MISSING_SKELETONS_TXT: &str = include_str!("../../data/ntu_missing_skeletons.txt");
+pub const MISSING_SKELETONS_TXT: &str = include_str!("../../../data/ntu_missing_skeletons.txt");
 
 /// Which missing list applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -115,7 +115,7 @@ fn slot_energy(seq: &Sequence, m: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ntu::skeleton::{Body, Frame, Joint};
+    use crate::formats::ntu::skeleton::{Body, Frame, Joint};
 
     fn body(x: f32, spread: f32) -> Body {
         Body {

@@ -15,14 +15,14 @@ use asma_skeleton::NTU25;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::augment::{self, Transform};
 use crate::error::{DataError, Result};
-use crate::labels::{read_labels, write_labels, Labels};
-use crate::mask::{gather_frames, FrameMask, JointMask, JointSelection, MaskConfig};
-use crate::npy::{write_npy_f32, MmapNpy};
+use crate::formats::labels::{read_labels, write_labels, Labels};
+use crate::formats::npy::{write_npy_f32, MmapNpy};
+use crate::pipeline::augment::{self, Transform};
+use crate::pipeline::mask::{gather_frames, FrameMask, JointMask, JointSelection, MaskConfig};
+use crate::pipeline::stream::{apply_stream, first_bodies, BatchShape, Stream};
+use crate::prepare::splits::Part;
 use crate::rng::Rng;
-use crate::splits::Part;
-use crate::stream::{apply_stream, first_bodies, BatchShape, Stream};
 
 /// A split on disk: the memory-mapped positions and their labels.
 pub struct SkeletonDataset {
