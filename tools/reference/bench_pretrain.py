@@ -40,7 +40,7 @@ def time_train(args):
     opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()),
                            lr=5e-3, weight_decay=1e-5)
     g = torch.Generator().manual_seed(0)
-    x = (torch.randn(args.batch, 3, 50, 25, 2, generator=g) * 0.3).to(dev)
+    x = (torch.randn(args.batch, 3, 50, 25, args.bodies, generator=g) * 0.3).to(dev)
     frames = torch.sort(torch.randperm(50, generator=g)[:30]).values.to(dev)
     removed = torch.randperm(25, generator=g)[:8].tolist()
     keep = keep_from_removed(removed)
@@ -93,6 +93,7 @@ def main():
     ap.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
     ap.add_argument('--proj-dim', type=int, default=6144)
     ap.add_argument('--hidden', type=int, default=16)
+    ap.add_argument('--bodies', type=int, default=2, help='persons M per clip (asma data.bodies)')
     ap.add_argument('--steps', type=int, default=3, help='timed steps (after warm-up)')
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--device', default='cpu', help='cpu or cuda (the GPU comparison)')

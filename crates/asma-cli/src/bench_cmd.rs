@@ -176,6 +176,9 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     use asma_model::burn::tensor::{Distribution, Tensor};
     use asma_model::{StgcnEncoderConfig, StgcnEncoderInit};
 
+    if a.bodies == 0 || a.batch == 0 {
+        bail!("--batch and --bodies must be at least 1");
+    }
     if let Some(t) = a.threads {
         // burn-flex and the loader use rayon's global pool.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -184,7 +187,7 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
     }
     let device = asma_model::device::select(&a.device)?.autodiff();
     let x = Tensor::<5>::random(
-        [a.batch, 3, 50, 25, 2],
+        [a.batch, 3, 50, 25, a.bodies],
         Distribution::Normal(0.0, 0.3),
         &device,
     );
@@ -292,6 +295,8 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
             &a.proj_dim.to_string(),
             "--hidden",
             &a.hidden.to_string(),
+            "--bodies",
+            &a.bodies.to_string(),
             "--steps",
             &a.steps.to_string(),
             "--threads",
@@ -308,7 +313,7 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
         .map(|((conv, norm, warmup), s, f, b, _)| serde_json::json!({"conv": conv, "batch_norm": norm, "first_step_seconds": warmup, "seconds_per_step": s, "forward_seconds": f, "backward_seconds": b, "samples_per_s": a.batch as f64 / s, "vs_pytorch": reference.map(|r| r / s)}))
         .collect();
     let result = serde_json::json!({
-        "batch": a.batch, "proj_dim": a.proj_dim, "hidden": a.hidden, "threads": threads, "device": a.device,
+        "batch": a.batch, "bodies": a.bodies, "proj_dim": a.proj_dim, "hidden": a.hidden, "threads": threads, "device": a.device,
         "asma_seconds_per_step": sec, "asma_samples_per_s": a.batch as f64 / sec, "asma_step_seconds": times,
         "pytorch_device": a.torch_device, "pytorch_seconds_per_step": reference, "pytorch_samples_per_s": reference.map(|r| a.batch as f64 / r),
         "asma_vs_pytorch": reference.map(|r| r / sec), "asma_conv_forms": forms,
@@ -317,8 +322,8 @@ pub fn pretrain(a: BenchPretrainArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!(
-            "pre-training step, batch {}, projector {}, {} threads ({}):",
-            a.batch, a.proj_dim, threads, a.device
+            "pre-training step, batch {} × {} persons, projector {}, {} threads ({}):",
+            a.batch, a.bodies, a.proj_dim, threads, a.device
         );
         println!("| framework | s/step | samples/s |\n|---|---|---|");
         for ((conv, norm, _), s, f, b, _) in &rows {

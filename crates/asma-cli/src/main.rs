@@ -415,6 +415,9 @@ pub struct BenchPretrainArgs {
     pub proj_dim: usize,
     #[arg(long, default_value_t = 16)]
     pub hidden: usize,
+    /// Persons per clip (M): 2 as in NTU, 1 for the single-body mode (`data.bodies = 1`).
+    #[arg(long, default_value_t = 2)]
+    pub bodies: usize,
     /// Timed steps (after one warm-up step).
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
