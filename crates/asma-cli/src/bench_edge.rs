@@ -16,8 +16,8 @@ use asma_model::classifier::ClassifierConfig;
 use asma_model::student::{StudentConfig, StudentInit};
 use asma_model::weights::save_module;
 
-use crate::bench_cmd::run_reference;
 use crate::BenchEdgeArgs;
+use asma_bench::reference::run_reference;
 
 /// Writes a model with the paper's configuration and fresh weights (latency does not depend
 /// on the values) as a run directory.

@@ -103,7 +103,7 @@ pub fn inspect(a: InspectArgs) -> Result<()> {
 }
 
 /// A rayon pool with `threads` workers (all cores when `None`).
-pub fn rayon_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+fn rayon_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let mut b = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         b = b.num_threads(n);

@@ -4,8 +4,6 @@
 mod allocator;
 mod bench_cmd;
 mod bench_edge;
-mod bench_loader;
-mod bench_ops;
 mod config;
 mod data_cmd;
 mod downstream_cmd;
@@ -311,16 +309,8 @@ pub struct InspectArgs {
 /// `asma bench data`.
 #[derive(Args)]
 pub struct BenchDataArgs {
-    /// Folder of `.skeleton` files to measure (default: a synthetic set written to a temp dir).
-    #[arg(long)]
-    pub raw: Option<PathBuf>,
-    /// Also time the NumPy reference reader (`tools/reference/ntu_reader_reference.py`) with
-    /// this Python interpreter.
-    #[arg(long)]
-    pub python: Option<String>,
-    /// Worker threads for the prepare measurement (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub options: asma_bench::data::DataOptions,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -352,35 +342,14 @@ pub struct BenchEdgeArgs {
 /// `asma bench loader`.
 #[derive(Args)]
 pub struct BenchLoaderArgs {
-    /// A prepared split folder (`train_position.npy`, `train_label.pkl`); default: an
-    /// NTU-sized file generated in a temporary folder and removed afterwards.
-    #[arg(long, conflicts_with_all = ["samples", "scratch"])]
-    pub data: Option<PathBuf>,
-    /// Samples of the generated file (default: NTU-60 xsub train; 1.2 GB).
-    #[arg(long, default_value_t = 40_091)]
-    pub samples: usize,
-    /// Write the generated file under this folder instead of the system's temporary one.
-    #[arg(long)]
-    pub scratch: Option<PathBuf>,
-    /// Samples per batch (default: the configuration's `optim.batch_size`, 128).
-    #[arg(long)]
-    pub batch: Option<usize>,
-    /// Stop after this many batches (default: one epoch).
-    #[arg(long)]
-    pub batches: Option<usize>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub options: asma_bench::loader::LoaderOptions,
     /// A pre-training configuration whose loader to run (default: the paper's).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Override one field, e.g. `--set data.stream=bone`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// Seconds of the GPU step the loader must feed, at batch 128 (default: PyTorch CUDA on
-    /// an H200, BENCHMARKS.md); the target is 5× its samples/s.
-    #[arg(long, default_value_t = 0.079)]
-    pub gpu_step_s: f64,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -389,57 +358,18 @@ pub struct BenchLoaderArgs {
 /// `asma bench ops`.
 #[derive(Args)]
 pub struct BenchOpsArgs {
-    /// Samples per batch (the tensors have 2·batch rows: persons folded in).
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    /// Timed repetitions after one warm-up.
-    #[arg(long, default_value_t = 3)]
-    pub reps: usize,
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Also time the operations in PyTorch with this interpreter.
-    #[arg(long)]
-    pub python: Option<String>,
-    #[arg(long, default_value = "cpu")]
-    pub torch_device: String,
+    #[command(flatten)]
+    pub options: asma_bench::ops::OpsOptions,
+    /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args)]
 pub struct BenchPretrainArgs {
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
-    /// Projector width (the paper: 6144).
-    #[arg(long, default_value_t = 6144)]
-    pub proj_dim: usize,
-    #[arg(long, default_value_t = 16)]
-    pub hidden: usize,
-    /// Persons per clip (M): 2 as in NTU, 1 for the single-body mode (`data.bodies = 1`).
-    #[arg(long, default_value_t = 2)]
-    pub bodies: usize,
-    /// Timed steps (after one warm-up step).
-    #[arg(long, default_value_t = 3)]
-    pub steps: usize,
-    /// Also time `tools/reference/bench_pretrain.py` with this Python (needs torch).
-    #[arg(long)]
-    pub python: Option<String>,
-    /// Threads for both (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// PyTorch's device for the comparison (`cpu`, `cuda`).
-    #[arg(long, default_value = "cpu")]
-    pub torch_device: String,
-    /// Convolution forms to time, the first one compared with PyTorch: host, direct, matmul,
-    /// shifted.
-    #[arg(long, value_delimiter = ',', default_value = "host")]
-    pub conv: Vec<asma_model::conv::ConvImpl>,
-    /// BatchNorm forms to time with each convolution form: auto (the one that goes with it),
-    /// host, burn, sums.
-    #[arg(long, value_delimiter = ',', default_value = "auto")]
-    pub norm: Vec<asma_model::norm::NormImpl>,
+    #[command(flatten)]
+    pub options: asma_bench::pretrain_step::PretrainStepOptions,
+    /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -481,9 +411,9 @@ fn main() -> ExitCode {
         Command::Export(a) => asma_edge::infer::export(a),
         Command::Bench(BenchCommand::Data(a)) => bench_cmd::data(a),
         Command::Bench(BenchCommand::Pretrain(a)) => bench_cmd::pretrain(a),
-        Command::Bench(BenchCommand::Ops(a)) => bench_ops::ops(a),
+        Command::Bench(BenchCommand::Ops(a)) => bench_cmd::ops(a),
         Command::Bench(BenchCommand::Edge(a)) => bench_edge::edge(a),
-        Command::Bench(BenchCommand::Loader(a)) => bench_loader::loader(a),
+        Command::Bench(BenchCommand::Loader(a)) => bench_cmd::loader(a),
         Command::Bench(BenchCommand::EdgeWorker(a)) => asma_edge::bench::worker(a),
     };
     asma_edge::exit_code(result)

@@ -11,6 +11,9 @@ pub enum TrainError {
     Model(#[from] asma_model::ModelError),
     #[error(transparent)]
     ClassNames(#[from] asma_skeleton::ClassNamesError),
+    /// The deployed path (the quickstart's latency stage).
+    #[error(transparent)]
+    Infer(#[from] asma_infer::InferError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -3,12 +3,11 @@
 //! followed by a device sync, so a slow kernel on a backend shows by name. `host` rows are
 //! the CPU kernels of `asma_model::host` (burn's own operation on other backends); `sums` and
 //! `shifted` rows the device-generic forms of `asma_model::norm` and `asma_model::conv` (what
-//! `conv = "shifted"` runs). With `--python`, the same operations in PyTorch
+//! `conv = "shifted"` runs). With a Python, the same operations in PyTorch
 //! (`tools/reference/bench_ops.py`) in the same run, matched by row name.
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
 use asma_model::burn::nn::conv::{Conv2d, Conv2dConfig};
 use asma_model::burn::nn::{BatchNormConfig, DropoutConfig, PaddingConfig2d};
 use asma_model::burn::tensor::activation::relu;
@@ -18,20 +17,64 @@ use asma_model::graph::adjacency;
 use asma_model::host::{batch_norm, temporal_conv};
 use asma_model::norm::batch_norm_sums;
 use asma_skeleton::NTU25;
+use serde::Serialize;
 
-use crate::bench_cmd::run_reference;
-use crate::BenchOpsArgs;
+use crate::error::{BenchError, Result};
+use crate::reference::run_reference;
+
+/// What to time.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct OpsOptions {
+    /// Samples per batch (the tensors have 2·batch rows: persons folded in).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 128))]
+    pub batch: usize,
+    /// Timed repetitions after one warm-up.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 3))]
+    pub reps: usize,
+    #[cfg_attr(feature = "clap", arg(long, default_value = "cpu"))]
+    pub device: String,
+    /// Also time the operations in PyTorch with this interpreter.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub python: Option<String>,
+    #[cfg_attr(feature = "clap", arg(long, default_value = "cpu"))]
+    pub torch_device: String,
+}
+
+/// One operation's times, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpTiming {
+    pub op: String,
+    pub forward_ms: f64,
+    pub backward_ms: f64,
+    /// The warm-up's forward + backward: kernel compilation and, on GPU builds, autotuning.
+    pub first_call_ms: f64,
+}
+
+/// asma's rows and PyTorch's answer (its rows under `ops`, named as asma's).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpsBench {
+    pub device: String,
+    pub batch: usize,
+    pub threads: usize,
+    pub torch_device: String,
+    pub asma: Vec<OpTiming>,
+    pub pytorch: serde_json::Value,
+}
 
 /// Seconds for `f` on `x`: forward (then sync) and backward of `sum(f(x))` (then sync),
-/// averaged over `reps` after one warm-up, and the warm-up's forward + backward (kernel
-/// compilation and, on GPU builds, autotuning of the shapes met).
+/// averaged over `reps` after one warm-up, and the warm-up's forward + backward.
 fn time_op(
     device: &Device,
     x: &Tensor<4>,
     reps: usize,
     f: &dyn Fn(Tensor<4>) -> Tensor<4>,
 ) -> Result<(f64, f64, f64)> {
-    let sync = || device.sync().map_err(|e| anyhow::anyhow!("device: {e:?}"));
+    let sync = || {
+        device
+            .sync()
+            .map_err(|e| BenchError::Device(format!("{e:?}")))
+    };
     let (mut fwd, mut bwd, mut first) = (0.0, 0.0, 0.0);
     for r in 0..=reps {
         let input = x.clone().require_grad();
@@ -57,10 +100,16 @@ fn host_or_direct(x: Tensor<4>, conv: &Conv2d, stride: usize, padding: usize) ->
     temporal_conv(&x, conv, stride, padding).unwrap_or_else(|| conv.forward(x))
 }
 
-pub fn ops(a: BenchOpsArgs) -> Result<()> {
-    let device = asma_model::device::select(&a.device)?.autodiff();
+/// Times every operation of the block.
+pub fn ops(o: &OpsOptions) -> Result<OpsBench> {
+    if o.batch == 0 || o.reps == 0 {
+        return Err(BenchError::Options(
+            "--batch and --reps must be at least 1".into(),
+        ));
+    }
+    let device = asma_model::device::select(&o.device)?.autodiff();
     device.seed(0);
-    let (n, c, t, v) = (2 * a.batch, 16, 50, 25);
+    let (n, c, t, v) = (2 * o.batch, 16, 50, 25);
     let x = Tensor::<4>::random([n, c, t, v], Distribution::Normal(0.0, 1.0), &device);
     let x_wide = Tensor::<4>::random([n, 3 * c, t, v], Distribution::Normal(0.0, 1.0), &device);
     let x_bn1d = Tensor::<4>::random([n, 75, t, 1], Distribution::Normal(0.0, 1.0), &device);
@@ -206,53 +255,73 @@ pub fn ops(a: BenchOpsArgs) -> Result<()> {
             Box::new(|x| x.mean_dim(3).mean_dim(2)),
         ),
     ];
-    let mut rows = Vec::new();
+    let mut asma = Vec::new();
     for (name, input, f) in &ops {
-        let (fwd, bwd, first) = time_op(&device, input, a.reps, f.as_ref())
-            .with_context(|| format!("timing {name}"))?;
-        rows.push(serde_json::json!({"op": name, "forward_ms": 1e3 * fwd, "backward_ms": 1e3 * bwd, "first_call_ms": 1e3 * first}));
+        let (fwd, bwd, first) = time_op(&device, input, o.reps, f.as_ref())?;
+        asma.push(OpTiming {
+            op: name.to_string(),
+            forward_ms: 1e3 * fwd,
+            backward_ms: 1e3 * bwd,
+            first_call_ms: 1e3 * first,
+        });
     }
-    let mut reference = serde_json::Value::Null;
-    if let Some(py) = &a.python {
+    let threads = rayon::current_num_threads();
+    let mut pytorch = serde_json::Value::Null;
+    if let Some(py) = &o.python {
         let args = [
             "--batch",
-            &a.batch.to_string(),
+            &o.batch.to_string(),
             "--reps",
-            &a.reps.to_string(),
+            &o.reps.to_string(),
             "--device",
-            &a.torch_device,
+            &o.torch_device,
             "--threads",
-            &rayon::current_num_threads().to_string(),
+            &threads.to_string(),
         ]
         .map(String::from);
-        reference = run_reference(py, "bench_ops.py", &args, Some(&a.torch_device))?;
+        pytorch = run_reference(py, "bench_ops.py", &args, Some(&o.torch_device))?;
     }
-    // PyTorch's row of the same name (it repeats its one form under each of asma's names).
-    let torch_row = |op: &str, key: &str| {
-        reference["ops"]
+    Ok(OpsBench {
+        device: o.device.clone(),
+        batch: o.batch,
+        threads,
+        torch_device: o.torch_device.clone(),
+        asma,
+        pytorch,
+    })
+}
+
+impl OpsBench {
+    /// PyTorch's row of the same name (it repeats its one form under each of asma's names).
+    fn torch_ms(&self, op: &str, key: &str) -> Option<f64> {
+        self.pytorch["ops"]
             .as_array()?
             .iter()
             .find(|r| r["op"].as_str() == Some(op))?[key]
             .as_f64()
-    };
-    if a.json {
-        let result = serde_json::json!({"device": a.device, "batch": a.batch, "threads": rayon::current_num_threads(), "asma": rows, "pytorch": reference});
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else {
-        println!("ST-GCN block operations, {n}×{c}×{t}×{v}, asma on {} vs PyTorch on {} (ms, forward / backward):", a.device, a.torch_device);
-        println!("| op | asma fwd | asma bwd | PyTorch fwd | PyTorch bwd |\n|---|---|---|---|---|");
-        for r in &rows {
-            let op = r["op"].as_str().unwrap_or_default();
-            let p = |k| torch_row(op, k).map_or("–".to_string(), |v| format!("{v:.2}"));
-            println!(
-                "| {} | {:.2} | {:.2} | {} | {} |",
-                op,
-                r["forward_ms"].as_f64().unwrap(),
-                r["backward_ms"].as_f64().unwrap(),
+    }
+
+    /// The rows as a Markdown table, asma's and PyTorch's side by side.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "ST-GCN block operations, {}×16×50×25, asma on {} vs PyTorch on {} (ms, forward / backward):\n",
+            2 * self.batch, self.device, self.torch_device
+        );
+        out += "| op | asma fwd | asma bwd | PyTorch fwd | PyTorch bwd |\n|---|---|---|---|---|\n";
+        for r in &self.asma {
+            let p = |k| {
+                self.torch_ms(&r.op, k)
+                    .map_or("–".to_string(), |v| format!("{v:.2}"))
+            };
+            out += &format!(
+                "| {} | {:.2} | {:.2} | {} | {} |\n",
+                r.op,
+                r.forward_ms,
+                r.backward_ms,
                 p("forward_ms"),
                 p("backward_ms")
             );
         }
+        out
     }
-    Ok(())
 }

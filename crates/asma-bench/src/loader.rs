@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
 use asma_data::formats::labels::{write_labels, Labels};
 use asma_data::formats::npy::NpyWriterF32;
 use asma_data::pipeline::loader::{Loader, SkeletonDataset};
@@ -20,7 +19,36 @@ use asma_train::PretrainConfig;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::BenchLoaderArgs;
+use crate::error::{BenchError, Result};
+
+/// What to load, besides the pre-training configuration whose loader runs.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct LoaderOptions {
+    /// A prepared split folder (`train_position.npy`, `train_label.pkl`); default: an
+    /// NTU-sized file generated in a temporary folder and removed afterwards.
+    #[cfg_attr(feature = "clap", arg(long, conflicts_with_all = ["samples", "scratch"]))]
+    pub data: Option<PathBuf>,
+    /// Samples of the generated file (default: NTU-60 xsub train; 1.2 GB).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 40_091))]
+    pub samples: usize,
+    /// Write the generated file under this folder instead of the system's temporary one.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub scratch: Option<PathBuf>,
+    /// Samples per batch (default: the configuration's `optim.batch_size`, 128).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub batch: Option<usize>,
+    /// Stop after this many batches (default: one epoch).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub batches: Option<usize>,
+    /// Worker threads (default: all cores).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub threads: Option<usize>,
+    /// Seconds of the GPU step the loader must feed, at batch 128 (default: PyTorch CUDA on
+    /// an H200, BENCHMARKS.md); the target is 5× its samples/s.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.079))]
+    pub gpu_step_s: f64,
+}
 
 /// `(C, T, V, M)` of a frame50 sample.
 const SAMPLE_SHAPE: [usize; 4] = [3, 50, 25, 2];
@@ -32,80 +60,85 @@ const GPU_STEP_BATCH: usize = 128;
 const TARGET_FACTOR: f64 = 5.0;
 
 /// Resident memory of this process at one point of the epoch, MiB.
-#[derive(Serialize, Clone)]
-struct MemorySample {
+#[derive(Debug, Serialize, Clone)]
+pub struct MemorySample {
     /// `start` (loader not started), `batch` or `end`.
-    at: &'static str,
+    pub at: &'static str,
     /// Batches received so far.
-    batches: usize,
+    pub batches: usize,
     /// Anonymous pages (heap, stacks): what the loader allocates.
-    rss_anon_mib: f64,
+    pub rss_anon_mib: f64,
     /// File-backed pages mapped in (the memory-mapped split, the binary).
-    rss_file_mib: f64,
+    pub rss_file_mib: f64,
     /// Everything resident.
-    vm_rss_mib: f64,
+    pub vm_rss_mib: f64,
 }
 
-#[derive(Serialize)]
-struct LoaderBench {
+#[derive(Debug, Clone, Serialize)]
+pub struct LoaderBench {
     /// The split folder, or `generated` for the NTU-sized scratch file.
-    data: String,
-    file_mib: f64,
+    pub data: String,
+    pub file_mib: f64,
     /// Seconds to write the generated file (absent with `--data`).
-    write_seconds: Option<f64>,
-    samples_in_epoch: usize,
-    batch: usize,
-    batches: usize,
-    samples: usize,
-    views: usize,
-    stream: String,
-    threads: usize,
-    seconds: f64,
-    first_batch_seconds: f64,
-    samples_per_s: f64,
-    memory: Vec<MemorySample>,
+    pub write_seconds: Option<f64>,
+    pub samples_in_epoch: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub samples: usize,
+    pub views: usize,
+    pub stream: String,
+    pub threads: usize,
+    pub seconds: f64,
+    pub first_batch_seconds: f64,
+    pub samples_per_s: f64,
+    pub memory: Vec<MemorySample>,
     /// max − min of `RssAnon` from the first batch to the end (the start sample is before
     /// the loader's buffers exist, so it is reported but not part of this).
-    rss_anon_growth_mib: f64,
-    gpu_step_seconds: f64,
-    gpu_step_batch: usize,
-    gpu_samples_per_s: f64,
-    target_samples_per_s: f64,
-    target_met: bool,
+    pub rss_anon_growth_mib: f64,
+    pub gpu_step_seconds: f64,
+    pub gpu_step_batch: usize,
+    pub gpu_samples_per_s: f64,
+    pub target_samples_per_s: f64,
+    pub target_met: bool,
 }
 
-/// `asma bench loader`.
-pub fn loader(a: BenchLoaderArgs) -> Result<()> {
-    if let Some(t) = a.threads {
-        // The loader's copies run on rayon's global pool.
-        rayon::ThreadPoolBuilder::new()
+/// Runs one epoch (or `o.batches`) of `cfg`'s pre-training loader with no model; `note`
+/// hears what is being done.
+pub fn loader(cfg: &PretrainConfig, o: &LoaderOptions, note: &dyn Fn(&str)) -> Result<LoaderBench> {
+    if let Some(t) = o.threads {
+        // The loader's copies run on rayon's global pool; a second call keeps the first.
+        let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(t)
-            .build_global()
-            .context("starting worker threads")?;
+            .build_global();
     }
     let threads = rayon::current_num_threads();
-    let mut cfg: PretrainConfig = crate::config::load(a.config.as_deref(), &a.sets)?;
-    if let Some(b) = a.batch {
+    let mut cfg = cfg.clone();
+    if let Some(b) = o.batch {
         cfg.optim.batch_size = b;
     }
-    if a.gpu_step_s.is_nan() || a.gpu_step_s <= 0.0 {
-        bail!("--gpu-step-s must be positive, got {}", a.gpu_step_s);
+    if o.gpu_step_s.is_nan() || o.gpu_step_s <= 0.0 {
+        return Err(BenchError::Options(format!(
+            "--gpu-step-s must be positive, got {}",
+            o.gpu_step_s
+        )));
     }
 
     // Removed when dropped, at the end or on an error.
-    let scratch = match (&a.data, &a.scratch) {
+    let tempdir =
+        |parent: &Path| tempfile::tempdir_in(parent).map_err(|e| BenchError::io(parent, e));
+    let scratch = match (&o.data, &o.scratch) {
         (Some(_), _) => None,
         (None, Some(dir)) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            Some(tempfile::tempdir_in(dir).context("creating a scratch folder")?)
+            std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
+            Some(tempdir(dir)?)
         }
-        (None, None) => Some(tempfile::tempdir().context("creating a temporary folder")?),
+        (None, None) => Some(tempdir(&std::env::temp_dir())?),
     };
-    let (dir, write_seconds): (PathBuf, Option<f64>) = match (&a.data, &scratch) {
+    let (dir, write_seconds): (PathBuf, Option<f64>) = match (&o.data, &scratch) {
         (Some(d), _) => (d.clone(), None),
         (None, Some(tmp)) => {
             let t = Instant::now();
-            write_split(tmp.path(), a.samples)?;
+            write_split(tmp.path(), o.samples, note)?;
             (tmp.path().to_path_buf(), Some(t.elapsed().as_secs_f64()))
         }
         (None, None) => unreachable!("a scratch folder exists without --data"),
@@ -115,22 +148,24 @@ pub fn loader(a: BenchLoaderArgs) -> Result<()> {
         .map(|m| m.len() as f64 / MIB)
         .unwrap_or(0.0);
     let loader = Loader::new(dataset, asma_train::pretrain::loader_config(&cfg))?;
-    let total = match a.batches {
+    let total = match o.batches {
         Some(k) => k.min(loader.batches_per_epoch()),
         None => loader.batches_per_epoch(),
     };
     if total == 0 {
-        bail!("nothing to load: the epoch has no batch");
+        return Err(BenchError::Options(
+            "nothing to load: the epoch has no batch".into(),
+        ));
     }
 
     let mut memory = vec![memory_sample("start", 0)?];
     // A sample after the first batch and at every further tenth of the run.
     let checkpoints: Vec<usize> = (0..10).map(|k| 1 + k * (total - 1) / 10).collect();
-    eprintln!(
-        "bench: loading {total} batches of {} ({} views, {threads} threads)",
+    note(&format!(
+        "loading {total} batches of {} ({} views, {threads} threads)",
         cfg.optim.batch_size,
         loader.config().views.len()
-    );
+    ));
     let started = Instant::now();
     let mut first_batch_seconds = 0.0;
     let (mut batches, mut samples) = (0usize, 0usize);
@@ -156,10 +191,10 @@ pub fn loader(a: BenchLoaderArgs) -> Result<()> {
     let growth = anon.iter().cloned().fold(f64::MIN, f64::max)
         - anon.iter().cloned().fold(f64::MAX, f64::min);
     let samples_per_s = samples as f64 / seconds.max(1e-9);
-    let gpu_samples_per_s = GPU_STEP_BATCH as f64 / a.gpu_step_s;
+    let gpu_samples_per_s = GPU_STEP_BATCH as f64 / o.gpu_step_s;
     let target = TARGET_FACTOR * gpu_samples_per_s;
-    let r = LoaderBench {
-        data: a
+    Ok(LoaderBench {
+        data: o
             .data
             .as_ref()
             .map_or("generated".into(), |d| d.display().to_string()),
@@ -177,64 +212,64 @@ pub fn loader(a: BenchLoaderArgs) -> Result<()> {
         samples_per_s,
         memory,
         rss_anon_growth_mib: growth,
-        gpu_step_seconds: a.gpu_step_s,
+        gpu_step_seconds: o.gpu_step_s,
         gpu_step_batch: GPU_STEP_BATCH,
         gpu_samples_per_s,
         target_samples_per_s: target,
         target_met: samples_per_s >= target,
-    };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        print_text(&r);
-    }
-    Ok(())
+    })
 }
 
-fn print_text(r: &LoaderBench) {
-    println!(
-        "loader: {} ({:.0} MiB), {} of {} samples in {} batches of {}, {} views, {} stream, {} threads",
-        r.data, r.file_mib, r.samples, r.samples_in_epoch, r.batches, r.batch, r.views, r.stream, r.threads
-    );
-    if let Some(w) = r.write_seconds {
-        println!("(generated file written in {w:.1} s)");
-    }
-    println!(
-        "{:.1} samples/s ({:.2} s; first batch {:.3} s)",
-        r.samples_per_s, r.seconds, r.first_batch_seconds
-    );
-    println!(
-        "target: {:.0}× the GPU step's {:.0} samples/s ({} per {} s, --gpu-step-s) = {:.0} samples/s: {}",
-        TARGET_FACTOR,
-        r.gpu_samples_per_s,
-        r.gpu_step_batch,
-        r.gpu_step_seconds,
-        r.target_samples_per_s,
-        if r.target_met { "met" } else { "not met" }
-    );
-    println!("| at | batches | RssAnon MiB | RssFile MiB | VmRSS MiB |\n|---|---|---|---|---|");
-    for m in &r.memory {
-        println!(
-            "| {} | {} | {:.1} | {:.1} | {:.1} |",
-            m.at, m.batches, m.rss_anon_mib, m.rss_file_mib, m.vm_rss_mib
+impl LoaderBench {
+    /// The figures as text and a Markdown table of the memory samples.
+    pub fn markdown(&self) -> String {
+        let r = self;
+        let mut out = format!(
+            "loader: {} ({:.0} MiB), {} of {} samples in {} batches of {}, {} views, {} stream, {} threads\n",
+            r.data, r.file_mib, r.samples, r.samples_in_epoch, r.batches, r.batch, r.views, r.stream, r.threads
         );
+        if let Some(w) = r.write_seconds {
+            out += &format!("(generated file written in {w:.1} s)\n");
+        }
+        out += &format!(
+            "{:.1} samples/s ({:.2} s; first batch {:.3} s)\n",
+            r.samples_per_s, r.seconds, r.first_batch_seconds
+        );
+        out += &format!(
+            "target: {:.0}× the GPU step's {:.0} samples/s ({} per {} s, --gpu-step-s) = {:.0} samples/s: {}\n",
+            TARGET_FACTOR,
+            r.gpu_samples_per_s,
+            r.gpu_step_batch,
+            r.gpu_step_seconds,
+            r.target_samples_per_s,
+            if r.target_met { "met" } else { "not met" }
+        );
+        out += "| at | batches | RssAnon MiB | RssFile MiB | VmRSS MiB |\n|---|---|---|---|---|\n";
+        for m in &r.memory {
+            out += &format!(
+                "| {} | {} | {:.1} | {:.1} | {:.1} |\n",
+                m.at, m.batches, m.rss_anon_mib, m.rss_file_mib, m.vm_rss_mib
+            );
+        }
+        out += &format!(
+            "RssAnon max − min from the first batch to the end: {:.1} MiB\n",
+            r.rss_anon_growth_mib
+        );
+        out
     }
-    println!(
-        "RssAnon max − min from the first batch to the end: {:.1} MiB",
-        r.rss_anon_growth_mib
-    );
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// This process's `RssAnon`, `RssFile` and `VmRSS` from `/proc/self/status` (Linux).
 fn memory_sample(at: &'static str, batches: usize) -> Result<MemorySample> {
-    let status =
-        ProcStatus::read().context("reading /proc/self/status (the memory figures need Linux)")?;
+    let status = ProcStatus::read().ok_or_else(|| {
+        BenchError::System("cannot read /proc/self/status (the memory figures need Linux)".into())
+    })?;
     let field = |name: &str| -> Result<f64> {
         let kb = status
             .kb(name)
-            .with_context(|| format!("no {name} in /proc/self/status"))?;
+            .ok_or_else(|| BenchError::System(format!("no {name} in /proc/self/status")))?;
         Ok(kb as f64 / 1024.0)
     };
     Ok(MemorySample {
@@ -250,17 +285,17 @@ fn memory_sample(at: &'static str, batches: usize) -> Result<MemorySample> {
 /// joint a rest position plus a few sinusoids and noise, the second body absent (zero) in
 /// two samples of three, 60 classes. Written through the memory-mapped `.npy` writer, so
 /// the file's size costs no heap.
-fn write_split(dir: &Path, n: usize) -> Result<()> {
+fn write_split(dir: &Path, n: usize, note: &dyn Fn(&str)) -> Result<()> {
     if n == 0 {
-        bail!("--samples must be at least 1");
+        return Err(BenchError::Options("--samples must be at least 1".into()));
     }
     let [c, t, v, m] = SAMPLE_SHAPE;
     let bytes = (n * c * t * v * m * 4) as f64;
-    eprintln!(
-        "bench: writing {n} samples of {SAMPLE_SHAPE:?} ({:.0} MiB) to {}",
+    note(&format!(
+        "writing {n} samples of {SAMPLE_SHAPE:?} ({:.0} MiB) to {}",
         bytes / MIB,
         dir.display()
-    );
+    ));
     let mut w = NpyWriterF32::create(dir.join("train_position.npy"), &[n, c, t, v, m])?;
     w.data_mut()
         .par_chunks_mut(c * t * v * m)
