@@ -29,6 +29,7 @@ pub mod scores;
 pub mod seed;
 pub mod svg;
 pub mod tsne;
+pub mod tsne_figure;
 
 pub use config::PretrainConfig;
 pub use error::TrainError;
