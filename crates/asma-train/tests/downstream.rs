@@ -93,6 +93,24 @@ fn pretrain_tiny(data: &Path, epochs: usize) -> std::path::PathBuf {
     pre
 }
 
+/// The largest difference between the logits of the (joint-stream) classifier saved in
+/// `run_dir` on every clip of `test` and the logits of its score file.
+fn classifier_vs_scores(run_dir: &Path, test: &SkeletonDataset, scores: &Scores) -> f32 {
+    let device = Device::flex();
+    let model = load_classifier(run_dir, Stream::Joint, CLASSES, &device).unwrap();
+    let [c, t, v, m] = test.sample_shape();
+    let x: Vec<f32> = (0..test.len())
+        .flat_map(|i| test.sample(i).unwrap().into_owned())
+        .collect();
+    let x = Tensor::<5>::from_data(TensorData::new(x, [test.len(), c, t, v, m]), &device);
+    let logits: Vec<f32> = model.forward(x).into_data().try_into_vec().unwrap();
+    logits
+        .iter()
+        .zip(&scores.logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max)
+}
+
 fn go(cfg: &DownstreamConfig) -> asma_train::downstream::Outcome {
     run(cfg, false, &AtomicBool::new(false), &|_| {}).unwrap()
 }
@@ -138,22 +156,10 @@ fn linear_probe_writes_scores_that_the_exported_classifier_reproduces() {
     assert_eq!(scores.evaluate().top1, result.last.top1);
 
     // The exported classifier gives the logits of the score file.
-    let device = Device::flex();
-    let model = load_classifier(&run_dir, Stream::Joint, CLASSES, &device).unwrap();
-    let test =
-        asma_data::pipeline::loader::SkeletonDataset::open_split(dir.path(), Part::Val).unwrap();
-    let mut x = Vec::new();
-    for i in 0..test.len() {
-        x.extend_from_slice(&test.sample(i).unwrap());
-    }
-    let x = Tensor::<5>::from_data(TensorData::new(x, [6, 3, 50, 25, 2]), &device);
-    let logits: Vec<f32> = model.forward(x).into_data().try_into_vec().unwrap();
-    let worst = logits
-        .iter()
-        .zip(&scores.logits)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let test = SkeletonDataset::open_split(dir.path(), Part::Val).unwrap();
+    let worst = classifier_vs_scores(&run_dir, &test, &scores);
     assert!(worst < 1e-4, "exported classifier vs scores: {worst}");
+    let device = Device::flex();
 
     // A classifier of another class count or stream is refused by name.
     let e = load_classifier(&run_dir, Stream::Joint, 60, &device)
@@ -615,20 +621,9 @@ fn the_single_body_mode_trains_and_scores_on_the_first_person() {
 
     // The scores are the classifier's logits on the first person of every clip.
     let scores = Scores::read_csv(&run_dir.join("scores_last.csv")).unwrap();
-    let device = Device::flex();
-    let model = load_classifier(&run_dir, Stream::Joint, CLASSES, &device).unwrap();
     let test = cfg.data.open(Part::Val).unwrap();
     assert_eq!(test.sample_shape(), [3, 50, 25, 1]);
-    let x: Vec<f32> = (0..test.len())
-        .flat_map(|i| test.sample(i).unwrap().into_owned())
-        .collect();
-    let x = Tensor::<5>::from_data(TensorData::new(x, [6, 3, 50, 25, 1]), &device);
-    let logits: Vec<f32> = model.forward(x).into_data().try_into_vec().unwrap();
-    let worst = logits
-        .iter()
-        .zip(&scores.logits)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let worst = classifier_vs_scores(&run_dir, &test, &scores);
     assert!(worst < 1e-4, "single-body classifier vs scores: {worst}");
 
     cfg.data.bodies = Some(3);
