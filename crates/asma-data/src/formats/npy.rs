@@ -1,5 +1,8 @@
 //! NumPy `.npy` files (format versions 1.0, 2.0 and 3.0): header parser, memory-mapped
-//! reader, small-array reader and writers, in-house (no ndarray).
+//! reader, small-array reader and writers. In-house because what asma needs of them is the
+//! memory map: zero-copy rows of multi-gigabyte files (and of the stored members of a mapped
+//! `.npz`), a truncated download refused before it is mapped, and a writer through a writable
+//! map; the `.npy` crates read into owned arrays.
 //!
 //! These are the ST-GCN-lineage tensors of docs/DATA.md §3a: `train_data.npy` /
 //! `train_position.npy`, little-endian float32, C order, `(N, 3, T, 25, M)`, 1–11 GB each

@@ -1,26 +1,25 @@
-//! NumPy `.npz` archives (a ZIP file of `.npy` members): an in-house minimal ZIP reader over
-//! a memory map and a writer. The CTR-GCN / SGN layout on top is [`crate::formats::ctrgcn`]
-//! (its tests here use that layout as the archives' payload).
+//! NumPy `.npz` archives (a ZIP file of `.npy` members), read and written through the `zip`
+//! crate; the CTR-GCN / SGN layout on top is [`crate::formats::ctrgcn`] (its tests here use
+//! that layout as the archives' payload).
 //!
 //! `NTU60_CS.npz` holds `x_train`/`x_test` float32 `(N, T = 300, 150)` and `y_train`/`y_test`
 //! one-hot float64 `(N, C)`, written by `np.savez`, i.e. *stored* (uncompressed) members;
 //! MAMP's PKU-MMD files use the same keys. The NTU-120 files reach 20 GB, so the archive is
-//! **memory-mapped, never read whole**, ZIP64 (offsets and sizes beyond 4 GiB) is
-//! supported, and stored members are exposed as zero-copy [`MmapNpy`] views of the map.
-//! Members of `np.savez_compressed` files (deflate) are inflated into memory with a size
-//! and CRC check.
-//!
-//! ZIP structures read: the end-of-central-directory record (searched from the end, past
-//! an optional archive comment), the ZIP64 locator and end record, the central directory
-//! (name, method, sizes, local header offset, ZIP64 extra field) and each member's local
-//! header (only to skip its name and extra field). As with the `.npy` parser, malformed
-//! input gives a [`DataError::Invalid`] naming the file, never a panic, and allocations are
-//! bounded by the file size.
+//! **memory-mapped, never read whole**: `zip` reads the central directory (ZIP64 included)
+//! and each member's local header from the map, and stored members are exposed as zero-copy
+//! [`MmapNpy`] views of it. Members of `np.savez_compressed` files (deflate) are inflated into
+//! memory with a bound on their size and a CRC check. Malformed input gives a
+//! [`DataError::Invalid`] naming the file, never a panic, and allocations are bounded by the
+//! file size.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use zip::result::ZipError;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::atomic::tmp_path;
 use crate::error::{DataError, Result};
@@ -28,38 +27,8 @@ use crate::formats::npy::{
     map_file, npy_bytes, AlignedBuf, Backing, MmapNpy, NpyArray, NpyElement,
 };
 
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const CENTRAL_SIG: u32 = 0x0201_4b50;
-const EOCD_SIG: u32 = 0x0605_4b50;
-const EOCD64_SIG: u32 = 0x0606_4b50;
-const LOCATOR64_SIG: u32 = 0x0706_4b50;
-const EOCD_LEN: usize = 22;
-const LOCATOR64_LEN: usize = 20;
-const EOCD64_LEN: usize = 56;
-const CENTRAL_LEN: usize = 46;
-const LOCAL_LEN: usize = 30;
-const ZIP64_EXTRA_ID: u16 = 0x0001;
-const U32_LIMIT: u64 = 0xFFFF_FFFF;
-const U16_LIMIT: u64 = 0xFFFF;
 /// Deflate cannot expand data by more than about 1032:1.
 const MAX_DEFLATE_RATIO: u64 = 1032;
-
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    let s = b.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    let s = b.get(off..off.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    let s = b.get(off..off.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(s);
-    Some(u64::from_le_bytes(a))
-}
 
 /// Compression method of a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +56,9 @@ pub struct NpzEntry {
     pub crc32: u32,
     /// Offset of the member's local header.
     pub local_header_offset: u64,
-    flags: u16,
+    encrypted: bool,
+    /// Position in the central directory.
+    index: usize,
 }
 
 impl NpzEntry {
@@ -97,172 +68,44 @@ impl NpzEntry {
     }
 }
 
-/// Finds the end-of-central-directory record: the last signature whose comment length ends
-/// exactly at the end of the file, or failing that, whose comment fits in the file.
-fn find_eocd(b: &[u8]) -> Option<usize> {
-    let last = b.len().checked_sub(EOCD_LEN)?;
-    let first = last.saturating_sub(0xFFFF);
-    let candidates = || {
-        (first..=last)
-            .rev()
-            .filter(|&p| u32_at(b, p) == Some(EOCD_SIG))
-    };
-    let comment_end = |p: usize| {
-        let len = usize::from(u16_at(b, p + 20).unwrap_or(0));
-        p + EOCD_LEN + len
-    };
-    candidates()
-        .find(|&p| comment_end(p) == b.len())
-        .or_else(|| candidates().find(|&p| comment_end(p) <= b.len()))
+/// The archive over `bytes`, as `zip` reads it (the central directory only).
+fn archive(bytes: &[u8]) -> std::result::Result<ZipArchive<Cursor<&[u8]>>, ZipError> {
+    ZipArchive::new(Cursor::new(bytes))
 }
 
-/// Parses the central directory of the archive `b`.
+/// The central directory of the archive `b`.
 fn parse_archive(b: &[u8]) -> std::result::Result<Vec<NpzEntry>, String> {
     if b.is_empty() {
         return Err("empty file (0 bytes), not a .npz archive".to_string());
     }
-    let eocd = find_eocd(b).ok_or(
-        "not a .npz (zip) archive: no end-of-central-directory record (truncated or another \
-         format)",
-    )?;
-    let short = || "end-of-central-directory record is truncated".to_string();
-    let mut disk = u32::from(u16_at(b, eocd + 4).ok_or_else(short)?);
-    let mut cd_disk = u32::from(u16_at(b, eocd + 6).ok_or_else(short)?);
-    let mut count = u64::from(u16_at(b, eocd + 10).ok_or_else(short)?);
-    let mut cd_size = u64::from(u32_at(b, eocd + 12).ok_or_else(short)?);
-    let mut cd_offset = u64::from(u32_at(b, eocd + 16).ok_or_else(short)?);
-
-    let locator = eocd
-        .checked_sub(LOCATOR64_LEN)
-        .filter(|&p| u32_at(b, p) == Some(LOCATOR64_SIG));
-    if let Some(loc) = locator {
-        let bad = || "ZIP64 end-of-central-directory locator is damaged".to_string();
-        let rec = u64_at(b, loc + 8).ok_or_else(bad)?;
-        let rec = usize::try_from(rec)
-            .ok()
-            .filter(|&r| r.checked_add(EOCD64_LEN).is_some_and(|end| end <= loc))
-            .ok_or_else(|| format!("ZIP64 end record offset {rec} lies outside the archive"))?;
-        if u32_at(b, rec) != Some(EOCD64_SIG) {
-            return Err(format!("no ZIP64 end record at offset {rec}"));
-        }
-        let field32 = |o: usize| u32_at(b, rec + o).ok_or_else(bad);
-        let field64 = |o: usize| u64_at(b, rec + o).ok_or_else(bad);
-        disk = field32(16)?;
-        cd_disk = field32(20)?;
-        count = field64(32)?;
-        cd_size = field64(40)?;
-        cd_offset = field64(48)?;
-    }
-    if disk != 0 || cd_disk != 0 {
-        return Err("multi-disk (split) zip archives are not supported".to_string());
-    }
-    let cd_start = usize::try_from(cd_offset).ok();
-    let cd_len = usize::try_from(cd_size).ok();
-    let cd = cd_start
-        .zip(cd_len)
-        .and_then(|(s, l)| b.get(s..s.checked_add(l)?))
-        .ok_or_else(|| {
-            format!(
-                "central directory (offset {cd_offset}, {cd_size} bytes) lies outside the \
-                 {}-byte file (truncated archive?)",
-                b.len()
-            )
-        })?;
-    let max_entries = (cd.len() / CENTRAL_LEN) as u64;
-    if count > max_entries {
-        return Err(format!(
-            "central directory claims {count} members but its {} bytes hold at most \
-             {max_entries}",
-            cd.len()
-        ));
-    }
-    // count <= cd.len() / 46, so this allocation is bounded by the file size.
-    let mut entries = Vec::with_capacity(count as usize);
-    let mut pos = 0usize;
-    for index in 0..count {
-        let bad = || format!("central directory entry {index} is truncated or damaged");
-        if u32_at(cd, pos) != Some(CENTRAL_SIG) {
-            return Err(format!(
-                "central directory entry {index} has a bad signature (damaged archive)"
-            ));
-        }
-        let field16 = |o: usize| u16_at(cd, pos + o).ok_or_else(bad);
-        let field32 = |o: usize| u32_at(cd, pos + o).ok_or_else(bad);
-        let flags = field16(8)?;
-        let method = field16(10)?;
-        let crc32 = field32(16)?;
-        let mut compressed_size = u64::from(field32(20)?);
-        let mut uncompressed_size = u64::from(field32(24)?);
-        let name_len = usize::from(field16(28)?);
-        let extra_len = usize::from(field16(30)?);
-        let comment_len = usize::from(field16(32)?);
-        let mut local_header_offset = u64::from(field32(42)?);
-        let name_start = pos + CENTRAL_LEN;
-        let extra_start = name_start + name_len;
-        let end = extra_start + extra_len + comment_len;
-        let name = cd.get(name_start..extra_start).ok_or_else(bad)?;
-        let extra = cd
-            .get(extra_start..extra_start + extra_len)
-            .ok_or_else(bad)?;
-        if end > cd.len() {
-            return Err(bad());
-        }
-        let name = String::from_utf8_lossy(name).into_owned();
-
-        // ZIP64 extra field: the 64-bit values of the fields saturated above, in order.
-        let needs = [
-            uncompressed_size == U32_LIMIT,
-            compressed_size == U32_LIMIT,
-            local_header_offset == U32_LIMIT,
-        ];
-        if needs.iter().any(|&n| n) {
-            let data = zip64_extra(extra).ok_or_else(|| {
-                format!("member {name}: sizes need a ZIP64 extra field, which is missing")
-            })?;
-            let mut off = 0usize;
-            for (need, field) in needs.into_iter().zip([
-                &mut uncompressed_size,
-                &mut compressed_size,
-                &mut local_header_offset,
-            ]) {
-                if need {
-                    *field = u64_at(data, off)
-                        .ok_or_else(|| format!("member {name}: ZIP64 extra field is too short"))?;
-                    off += 8;
-                }
-            }
-        }
-        let compression = match method {
-            0 => Compression::Stored,
-            8 => Compression::Deflated,
-            m => Compression::Other(m),
-        };
-        entries.push(NpzEntry {
-            name,
-            compression,
-            compressed_size,
-            uncompressed_size,
-            crc32,
-            local_header_offset,
-            flags,
-        });
-        pos = end;
-    }
-    Ok(entries)
-}
-
-/// The data of the ZIP64 extended-information record in an extra field, if any.
-fn zip64_extra(mut extra: &[u8]) -> Option<&[u8]> {
-    while extra.len() >= 4 {
-        let id = u16_at(extra, 0)?;
-        let size = usize::from(u16_at(extra, 2)?);
-        let data = extra.get(4..4 + size)?;
-        if id == ZIP64_EXTRA_ID {
-            return Some(data);
-        }
-        extra = &extra[4 + size..];
-    }
-    None
+    let zip = archive(b).map_err(|e| format!("not a .npz (zip) archive: {e}"))?;
+    (0..zip.len())
+        .map(|index| {
+            let f = zip
+                .by_index_data(index)
+                .map_err(|e| format!("central directory entry {index}: {e}"))?;
+            let name = f
+                .name()
+                .map_err(|e| format!("central directory entry {index}: {e}"))?
+                .into_owned();
+            let compression = match f.compression() {
+                CompressionMethod::Stored => Compression::Stored,
+                CompressionMethod::Deflated => Compression::Deflated,
+                #[allow(deprecated)]
+                other => Compression::Other(other.to_u16()),
+            };
+            Ok(NpzEntry {
+                name,
+                compression,
+                compressed_size: f.compressed_size(),
+                uncompressed_size: f.size(),
+                crc32: f.crc32(),
+                local_header_offset: f.header_start(),
+                encrypted: f.encrypted(),
+                index,
+            })
+        })
+        .collect()
 }
 
 /// A memory-mapped `.npz` archive.
@@ -352,30 +195,33 @@ impl Npz {
         })
     }
 
-    /// Start and length of the member's stored bytes in the archive.
+    /// Start and length of the member's stored bytes in the archive (`zip` reads its local
+    /// header).
     fn member_span(&self, e: &NpzEntry) -> Result<(usize, usize)> {
         let b = self.backing.bytes();
         let err = |m: &str| self.invalid(format!("member {}: {m}", e.name));
-        if e.flags & 1 != 0 {
+        if e.encrypted {
             return Err(err("encrypted members are not supported"));
         }
-        let lh = usize::try_from(e.local_header_offset)
-            .map_err(|_| err("local header offset does not fit this machine"))?;
-        if u32_at(b, lh) != Some(LOCAL_SIG) {
-            return Err(err(&format!(
-                "no local header at offset {lh} (damaged or truncated archive)"
-            )));
-        }
-        let name_len = u16_at(b, lh + 26).ok_or_else(|| err("truncated local header"))?;
-        let extra_len = u16_at(b, lh + 28).ok_or_else(|| err("truncated local header"))?;
-        let start = lh + LOCAL_LEN + usize::from(name_len) + usize::from(extra_len);
+        let mut zip = archive(b).map_err(|x| err(&x.to_string()))?;
+        let start = zip
+            .by_index_raw(e.index)
+            .map_err(|x| {
+                err(&format!(
+                    "{x} at offset {} (damaged or truncated archive)",
+                    e.local_header_offset
+                ))
+            })?
+            .data_start()
+            .ok_or_else(|| err("no data offset after its local header"))?;
+        let start =
+            usize::try_from(start).map_err(|_| err("data offset does not fit this machine"))?;
         let len = usize::try_from(e.compressed_size)
             .map_err(|_| err("member size does not fit this machine"))?;
         match start.checked_add(len) {
             Some(end) if end <= b.len() => Ok((start, len)),
             _ => Err(err(&format!(
-                "data ({len} bytes at offset {start}) runs past the end of the {}-byte file \
-                 (truncated archive)",
+                "data ({len} bytes at offset {start}) runs past the end of the {}-byte file                  (truncated archive)",
                 b.len()
             ))),
         }
@@ -529,33 +375,20 @@ pub struct NpzOptions {
     pub force_zip64: bool,
 }
 
-struct Written {
-    name: String,
-    method: u16,
-    crc32: u32,
-    compressed_size: u64,
-    uncompressed_size: u64,
-    offset: u64,
-}
-
-/// Writes an `.npz` archive readable by `np.load` (and by [`Npz`]) through `<path>.tmp`,
-/// renamed onto `path` by [`NpzWriter::finish`]. Each member is built in memory, so this is
-/// meant for small and medium archives (fixtures, synthetic data).
+/// Writes an `.npz` archive readable by `np.load` (and by [`Npz`]) through a temporary file
+/// renamed onto `path` by [`NpzWriter::finish`]; dropped unfinished, it leaves nothing. Each
+/// member is built in memory, so this is meant for small and medium archives (fixtures,
+/// synthetic data).
 pub struct NpzWriter {
     path: PathBuf,
     tmp: PathBuf,
-    out: Option<BufWriter<File>>,
-    pos: u64,
-    written: Vec<Written>,
+    zip: Option<ZipWriter<BufWriter<File>>>,
+    names: Vec<String>,
     options: NpzOptions,
 }
 
-/// 1980-01-01 00:00 in MS-DOS date/time format.
-const DOS_DATE: u16 = (1 << 5) | 1;
-const DOS_TIME: u16 = 0;
-
 impl NpzWriter {
-    /// Creates `<path>.tmp`.
+    /// Creates the temporary file next to `path`.
     pub fn create(path: impl AsRef<Path>, options: NpzOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let tmp = tmp_path(&path);
@@ -563,22 +396,17 @@ impl NpzWriter {
         Ok(NpzWriter {
             path,
             tmp,
-            out: Some(BufWriter::new(file)),
-            pos: 0,
-            written: Vec::new(),
+            zip: Some(ZipWriter::new(BufWriter::new(file))),
+            names: Vec::new(),
             options,
         })
     }
 
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| DataError::invalid(&self.path, "writer already finished"))?;
-        out.write_all(bytes)
-            .map_err(|e| DataError::io(&self.tmp, e))?;
-        self.pos += bytes.len() as u64;
-        Ok(())
+    fn zip_err(&self, e: ZipError) -> DataError {
+        match e {
+            ZipError::Io(e) => DataError::io(&self.tmp, e),
+            e => DataError::invalid(&self.path, e.to_string()),
+        }
     }
 
     /// Adds array `key` (stored as `key.npy`).
@@ -597,170 +425,40 @@ impl NpzWriter {
                 format!("invalid key '{key}'"),
             ));
         }
-        if self.written.iter().any(|w| w.name == name) {
+        if self.names.contains(&name) {
             return Err(DataError::invalid(
                 &self.path,
                 format!("array '{key}' added twice"),
             ));
         }
-        let mut crc = flate2::Crc::new();
-        crc.update(npy);
-        let deflated = if self.options.compress {
-            let mut enc =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(npy)
-                .map_err(|e| DataError::io(&self.tmp, e))?;
-            Some(enc.finish().map_err(|e| DataError::io(&self.tmp, e))?)
-        } else {
-            None
+        let method = match self.options.compress {
+            true => CompressionMethod::Deflated,
+            false => CompressionMethod::Stored,
         };
-        let (method, payload): (u16, &[u8]) = match &deflated {
-            Some(d) => (8, d),
-            None => (0, npy),
-        };
-        let uncompressed = npy.len() as u64;
-        let compressed = payload.len() as u64;
-        let zip64 =
-            self.options.force_zip64 || uncompressed >= U32_LIMIT || compressed >= U32_LIMIT;
-        let offset = self.pos;
-
-        let mut h = Vec::with_capacity(LOCAL_LEN + name.len() + 20);
-        h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
-        h.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
-        h.extend_from_slice(&name_flags(&name).to_le_bytes());
-        h.extend_from_slice(&method.to_le_bytes());
-        h.extend_from_slice(&DOS_TIME.to_le_bytes());
-        h.extend_from_slice(&DOS_DATE.to_le_bytes());
-        h.extend_from_slice(&crc.sum().to_le_bytes());
-        let (c32, u32_) = if zip64 {
-            (u32::MAX, u32::MAX)
-        } else {
-            (compressed as u32, uncompressed as u32)
-        };
-        h.extend_from_slice(&c32.to_le_bytes());
-        h.extend_from_slice(&u32_.to_le_bytes());
-        h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        h.extend_from_slice(&(if zip64 { 20u16 } else { 0 }).to_le_bytes());
-        h.extend_from_slice(name.as_bytes());
-        if zip64 {
-            h.extend_from_slice(&ZIP64_EXTRA_ID.to_le_bytes());
-            h.extend_from_slice(&16u16.to_le_bytes());
-            h.extend_from_slice(&uncompressed.to_le_bytes());
-            h.extend_from_slice(&compressed.to_le_bytes());
-        }
-        self.put(&h)?;
-        self.put(payload)?;
-        self.written.push(Written {
-            name,
-            method,
-            crc32: crc.sum(),
-            compressed_size: compressed,
-            uncompressed_size: uncompressed,
-            offset,
-        });
-        Ok(())
-    }
-
-    /// Leaves a hole of `n` bytes (sparse on most file systems): lets tests place members
-    /// beyond 4 GiB without writing gigabytes.
-    #[cfg(test)]
-    fn skip(&mut self, n: u64) -> Result<()> {
-        use std::io::{Seek, SeekFrom};
-        let out = self
-            .out
+        let options = SimpleFileOptions::default()
+            .compression_method(method)
+            // 4 GiB and more needs the ZIP64 records; the margin below 4 GiB covers deflate's
+            // framing of incompressible data (5 bytes per 64 KiB block).
+            .large_file(self.options.force_zip64 || npy.len() as u64 >= 0xF000_0000);
+        let zip = self
+            .zip
             .as_mut()
-            .ok_or_else(|| DataError::invalid(&self.path, "finished"))?;
-        out.seek(SeekFrom::Current(n as i64))
-            .map_err(|e| DataError::io(&self.tmp, e))?;
-        self.pos += n;
+            .ok_or_else(|| DataError::invalid(&self.path, "writer already finished"))?;
+        let written = zip
+            .start_file(name.as_str(), options)
+            .and_then(|()| zip.write_all(npy).map_err(ZipError::Io));
+        written.map_err(|e| self.zip_err(e))?;
+        self.names.push(name);
         Ok(())
     }
 
     /// Writes the central directory and end records, then renames the file onto its path.
     pub fn finish(mut self) -> Result<()> {
-        let force = self.options.force_zip64;
-        let cd_offset = self.pos;
-        let mut cd = Vec::new();
-        for w in &self.written {
-            let big_u = force || w.uncompressed_size >= U32_LIMIT;
-            let big_c = force || w.compressed_size >= U32_LIMIT;
-            let big_o = force || w.offset >= U32_LIMIT;
-            let mut extra = Vec::new();
-            for (big, v) in [
-                (big_u, w.uncompressed_size),
-                (big_c, w.compressed_size),
-                (big_o, w.offset),
-            ] {
-                if big {
-                    extra.extend_from_slice(&v.to_le_bytes());
-                }
-            }
-            let sat = |big: bool, v: u64| if big { u32::MAX } else { v as u32 };
-            let version: u16 = if extra.is_empty() { 20 } else { 45 };
-            cd.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
-            cd.extend_from_slice(&version.to_le_bytes()); // made by (MS-DOS attributes)
-            cd.extend_from_slice(&version.to_le_bytes()); // needed
-            cd.extend_from_slice(&name_flags(&w.name).to_le_bytes());
-            cd.extend_from_slice(&w.method.to_le_bytes());
-            cd.extend_from_slice(&DOS_TIME.to_le_bytes());
-            cd.extend_from_slice(&DOS_DATE.to_le_bytes());
-            cd.extend_from_slice(&w.crc32.to_le_bytes());
-            cd.extend_from_slice(&sat(big_c, w.compressed_size).to_le_bytes());
-            cd.extend_from_slice(&sat(big_u, w.uncompressed_size).to_le_bytes());
-            cd.extend_from_slice(&(w.name.len() as u16).to_le_bytes());
-            let extra_len = if extra.is_empty() { 0 } else { extra.len() + 4 };
-            cd.extend_from_slice(&(extra_len as u16).to_le_bytes());
-            cd.extend_from_slice(&0u16.to_le_bytes()); // comment
-            cd.extend_from_slice(&0u16.to_le_bytes()); // disk
-            cd.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-            cd.extend_from_slice(&0u32.to_le_bytes()); // external attributes
-            cd.extend_from_slice(&sat(big_o, w.offset).to_le_bytes());
-            cd.extend_from_slice(w.name.as_bytes());
-            if !extra.is_empty() {
-                cd.extend_from_slice(&ZIP64_EXTRA_ID.to_le_bytes());
-                cd.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-                cd.extend_from_slice(&extra);
-            }
-        }
-        let count = self.written.len() as u64;
-        let cd_size = cd.len() as u64;
-        self.put(&cd)?;
-
-        let zip64 = force || count >= U16_LIMIT || cd_offset >= U32_LIMIT || cd_size >= U32_LIMIT;
-        let mut end = Vec::new();
-        if zip64 {
-            let record_offset = self.pos;
-            end.extend_from_slice(&EOCD64_SIG.to_le_bytes());
-            end.extend_from_slice(&((EOCD64_LEN - 12) as u64).to_le_bytes());
-            end.extend_from_slice(&45u16.to_le_bytes());
-            end.extend_from_slice(&45u16.to_le_bytes());
-            end.extend_from_slice(&0u32.to_le_bytes());
-            end.extend_from_slice(&0u32.to_le_bytes());
-            end.extend_from_slice(&count.to_le_bytes());
-            end.extend_from_slice(&count.to_le_bytes());
-            end.extend_from_slice(&cd_size.to_le_bytes());
-            end.extend_from_slice(&cd_offset.to_le_bytes());
-            end.extend_from_slice(&LOCATOR64_SIG.to_le_bytes());
-            end.extend_from_slice(&0u32.to_le_bytes());
-            end.extend_from_slice(&record_offset.to_le_bytes());
-            end.extend_from_slice(&1u32.to_le_bytes());
-        }
-        let count16 = if zip64 { u16::MAX } else { count as u16 };
-        let sat32 = |v: u64| if zip64 { u32::MAX } else { v as u32 };
-        end.extend_from_slice(&EOCD_SIG.to_le_bytes());
-        end.extend_from_slice(&0u16.to_le_bytes());
-        end.extend_from_slice(&0u16.to_le_bytes());
-        end.extend_from_slice(&count16.to_le_bytes());
-        end.extend_from_slice(&count16.to_le_bytes());
-        end.extend_from_slice(&sat32(cd_size).to_le_bytes());
-        end.extend_from_slice(&sat32(cd_offset).to_le_bytes());
-        end.extend_from_slice(&0u16.to_le_bytes());
-        self.put(&end)?;
-
-        let out = self
-            .out
+        let zip = self
+            .zip
             .take()
             .ok_or_else(|| DataError::invalid(&self.path, "writer already finished"))?;
+        let out = zip.finish().map_err(|e| self.zip_err(e))?;
         let file = out
             .into_inner()
             .map_err(|e| DataError::io(&self.tmp, e.into_error()))?;
@@ -772,18 +470,9 @@ impl NpzWriter {
     }
 }
 
-/// General-purpose flags: bit 11 marks UTF-8 names.
-fn name_flags(name: &str) -> u16 {
-    if name.is_ascii() {
-        0
-    } else {
-        1 << 11
-    }
-}
-
 impl Drop for NpzWriter {
     fn drop(&mut self) {
-        self.out = None;
+        self.zip = None;
         if !self.tmp.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.tmp);
         }
@@ -924,11 +613,22 @@ mod tests {
                 npz.verify(key).unwrap();
             }
         }
-        // The forced-ZIP64 archive really uses the ZIP64 records.
-        let b = std::fs::read(dir.path().join("zip64.npz")).unwrap();
-        let eocd = find_eocd(&b).unwrap();
-        assert_eq!(u32_at(&b, eocd + 16), Some(u32::MAX));
-        assert_eq!(u32_at(&b, eocd - LOCATOR64_LEN), Some(LOCATOR64_SIG));
+        // The forced-ZIP64 archive really uses the ZIP64 records (and only that one).
+        let zip64 = |name: &str| {
+            let b = std::fs::read(dir.path().join(name)).unwrap();
+            position(&b, ZIP64_EXTRA).is_some()
+        };
+        assert!(zip64("zip64.npz") && zip64("zip64_deflated.npz"));
+        assert!(!zip64("stored.npz"));
+    }
+
+    /// The ZIP64 extended-information extra field: id 0x0001 with the 8-byte sizes.
+    const ZIP64_EXTRA: &[u8] = &[0x01, 0x00, 0x10, 0x00];
+    /// The central directory's file-header signature.
+    const CENTRAL: &[u8] = b"PK\x01\x02";
+
+    fn position(b: &[u8], what: &[u8]) -> Option<usize> {
+        b.windows(what.len()).position(|w| w == what)
     }
 
     #[test]
@@ -943,28 +643,6 @@ mod tests {
         b.extend_from_slice(comment);
         std::fs::write(&p, &b).unwrap();
         check_ctrgcn(&Npz::open(&p).unwrap());
-    }
-
-    /// A member whose local header lies beyond 4 GiB (after a sparse hole), so the writer
-    /// must emit ZIP64 offsets without being forced, and the reader must follow them.
-    #[cfg(unix)]
-    #[test]
-    fn offsets_beyond_4_gib() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("huge.npz");
-        let mut w = NpzWriter::create(&p, NpzOptions::default()).unwrap();
-        w.add("y_train", &[3, 60], &one_hot(3, 0)).unwrap();
-        w.skip(U32_LIMIT + 4096).unwrap();
-        w.add("x_train", &[3, 6, 150], &x_data(3, 6)).unwrap();
-        w.finish().unwrap();
-        let npz = Npz::open(&p).unwrap();
-        let e = npz.entry("x_train").unwrap();
-        assert!(e.local_header_offset > U32_LIMIT);
-        let train = ctrgcn_split(&npz, Part::Train).unwrap();
-        assert_eq!(train.sample(2).unwrap().at(2, 5, 24, 1), x_value(2, 5, 149));
-        let b = npz.backing.bytes();
-        let eocd = find_eocd(b).unwrap();
-        assert_eq!(u32_at(b, eocd - LOCATOR64_LEN), Some(LOCATOR64_SIG));
     }
 
     fn write_custom(dir: &Path, name: &str, f: impl FnOnce(&mut NpzWriter)) -> PathBuf {
@@ -1083,7 +761,7 @@ mod tests {
         let npz = Npz::open(&p).unwrap();
         let s = assert_names(&npz.array("x_train").unwrap_err(), "damaged_local.npz");
         assert!(
-            s.contains("member x_train.npy") && s.contains("local header"),
+            s.contains("member x_train.npy") && s.contains("local file header"),
             "{s}"
         );
         assert!(npz.array("y_train").is_ok());
@@ -1091,8 +769,7 @@ mod tests {
         // The inner .npy of a stored member truncated: claim a smaller size in the CD.
         let mut b = good.clone();
         let npz = Npz::open(fixture("ctrgcn_stored.npz")).unwrap();
-        let eocd = find_eocd(&b).unwrap();
-        let cd = u32_at(&b, eocd + 16).unwrap() as usize;
+        let cd = position(&b, CENTRAL).unwrap();
         let size = npz.entries()[0].compressed_size as u32 - 8;
         b[cd + 20..cd + 24].copy_from_slice(&size.to_le_bytes());
         b[cd + 24..cd + 28].copy_from_slice(&size.to_le_bytes());
@@ -1108,8 +785,7 @@ mod tests {
 
         // Deflated member with a corrupted CRC.
         let mut b = std::fs::read(fixture("ctrgcn_deflated.npz")).unwrap();
-        let eocd = find_eocd(&b).unwrap();
-        let cd = u32_at(&b, eocd + 16).unwrap() as usize;
+        let cd = position(&b, CENTRAL).unwrap();
         b[cd + 16] ^= 0xFF;
         let p = write("crc.npz", &b);
         let s = assert_names(
