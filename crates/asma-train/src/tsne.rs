@@ -1,6 +1,6 @@
 //! Exact t-SNE (van der Maaten & Hinton 2008) for the "teacher vs student features" figure.
 //! In-house because the figure needs the exact method, deterministic for a seed at any thread
-//! count, in f64, with no native library: about 200 lines here.
+//! count, in f64, with no native library.
 //!
 //! O(n²) time and memory: the conditional probabilities are calibrated by a per-point binary
 //! search on the Gaussian precision, symmetrised, and the 2-D map is found by gradient descent
