@@ -72,7 +72,7 @@ impl StgcnEncoderConfig {
         Self::student(5)
     }
 
-    /// A student of `depth` blocks (1–10, the depth ablation) [CHOICE]: the first `depth − 1`
+    /// A student of `depth` blocks (1–10, the depth ablation) \[CHOICE\]: the first `depth − 1`
     /// rows of 32, 32, 64, 64, … channels at stride 1, then a 64-channel block of stride 2, so
     /// that depth 5 is S5.
     pub fn student(depth: usize) -> Self {

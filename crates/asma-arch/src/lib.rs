@@ -5,9 +5,9 @@
 //! lay out its own kernels. Keeping them here is what lets the deployed path build without
 //! burn: one definition of each layer table, two consumers.
 
-pub mod encoder;
-pub mod forms;
-pub mod head;
+mod encoder;
+mod forms;
+mod head;
 
 pub use encoder::{BlockSpec, StgcnEncoderConfig, StudentConfig};
 pub use forms::{ConvImpl, NormImpl};

@@ -8,11 +8,11 @@
 //!   what a GPU step consumes.
 //!
 //! The edge table is `asma_edge::bench` (it must run without burn on a device). The `asma`
-//! binary parses the options (feature `clap`) and prints; [`reference`] runs the Python
+//! binary parses the options (feature `clap`) and prints; [`mod@reference`] runs the Python
 //! baselines of `tools/reference/`.
 
 pub mod data;
-pub mod error;
+mod error;
 pub mod loader;
 pub mod ops;
 pub mod pretrain_step;

@@ -10,7 +10,7 @@
 //! and [`inspect`] over all of them. The synthetic NTU-format generator is the `asma-synth`
 //! crate.
 
-pub mod atomic;
+mod atomic;
 pub mod error;
 pub mod formats;
 pub mod inspect;

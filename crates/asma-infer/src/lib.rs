@@ -3,15 +3,15 @@
 //! the convolutions, evaluated by fused CPU kernels with a chosen thread count, no autodiff.
 //! The logits equal the burn forward of `asma_model` (tested to 1e-4).
 
-pub mod encoder;
-pub mod ensemble;
-pub mod error;
-pub mod head;
+mod encoder;
+mod ensemble;
+mod error;
+mod head;
 pub mod input;
-pub mod kernels;
-pub mod model;
-pub mod onnx;
-pub mod tensors;
+mod kernels;
+mod model;
+mod onnx;
+mod tensors;
 pub mod window;
 
 pub use ensemble::{top_k, Ensemble, Ranked};

@@ -72,11 +72,6 @@ impl Tensors {
         &self.path
     }
 
-    /// Whether the file holds `name`.
-    pub fn contains(&self, name: &str) -> bool {
-        self.entries.contains_key(name)
-    }
-
     /// Tensor names.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
@@ -111,10 +106,5 @@ impl Tensors {
             ));
         }
         Ok(values)
-    }
-
-    /// The shape of `name`, if present.
-    pub fn shape(&self, name: &str) -> Option<&[usize]> {
-        self.entries.get(name).map(|e| e.shape.as_slice())
     }
 }

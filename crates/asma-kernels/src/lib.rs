@@ -2,7 +2,7 @@
 //! wraps them as autodiff operations on the CPU backend) and the deployed path (`asma-infer`).
 //! Activations are contiguous `(N, C, T, V)`, as PyTorch lays them out.
 
-pub mod gemm;
+mod gemm;
 pub mod graph;
 pub mod norm;
 pub mod temporal;

@@ -8,7 +8,7 @@
 //! the GEMM's best case). At stride 2 the frames of one tap are not a column range, so each
 //! sample's columns are gathered once (im2col, `(C·k, T'·V)`) and the product is one GEMM.
 //! Each GEMM runs on one thread, the samples on all of them; gradient sums over samples are
-//! taken in a fixed order (see [`crate::GROUP`]), so results do not depend on the threads.
+//! taken in a fixed order (see `GROUP` in the crate root), so results do not depend on the threads.
 
 use rayon::prelude::*;
 

@@ -12,7 +12,7 @@ pub mod conv;
 pub mod crossclr;
 pub mod device;
 pub mod dropout;
-pub mod error;
+mod error;
 pub mod graph;
 pub mod host;
 pub mod moco;

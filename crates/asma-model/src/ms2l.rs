@@ -8,7 +8,7 @@
 //! projector embeds each view; each is scored against the views' mean with MS²L's loss at
 //! temperature `temp`). The loss is the sum of the three terms.
 //!
-//! **[CHOICE] The encoder is asma's ST-GCN, not MS²L's bidirectional GRU**, so that MS²L's
+//! **\[CHOICE\] The encoder is asma's ST-GCN, not MS²L's bidirectional GRU**, so that MS²L's
 //! encoders go through the same downstream commands as every other method's and compare on
 //! one backbone. What that changes, each the closest equivalent:
 //! - per-frame features (the decoder's input) are the block-10 map averaged over joints and

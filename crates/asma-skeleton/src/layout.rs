@@ -16,7 +16,7 @@ pub struct Layout {
     pub edges: &'static [(usize, usize)],
     /// Index of the centre joint of the spatial partition.
     pub center: usize,
-    /// `(child, parent)` pairs, 0-based: bone[child] = joint[child] − joint[parent]; the
+    /// `(child, parent)` pairs, 0-based: `bone[child] = joint[child] − joint[parent]`; the
     /// centre joint has no pair and its bone is zero.
     pub bone_pairs: &'static [(usize, usize)],
     /// Position `i` of a flipped skeleton takes joint `flip_perm[i]`.

@@ -254,7 +254,7 @@ pub struct MaskingConfig {
 pub enum Plugin {
     #[default]
     None,
-    /// [CHOICE] (docs/METHOD.md §6.5 proposes the form, the paper does not give it): views masked
+    /// \[CHOICE\] (docs/METHOD.md §6.5 proposes the form, the paper does not give it): views masked
     /// by f_θ's and f_φ's operators join as extra positives of the method's anchor (for MoCo:
     /// extra queries scored against the same keys and queue, their losses added).
     Asma,
@@ -432,7 +432,7 @@ pub struct RunConfig {
     /// Data-parallel training (pretrain, finetune, distill) over these devices, e.g.
     /// `["cuda:0", "cuda:1"]`; the first is the main device (parameters, optimiser state,
     /// evaluation). Empty: `device` alone. `"cpu"` may repeat (replicas on the one CPU
-    /// device, which is how the tests check the gradient averaging); see [`crate::parallel`].
+    /// device, which is how the tests check the gradient averaging); see the `parallel` module.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<String>,
     /// Batches built ahead by the loader.

@@ -8,7 +8,7 @@
 //! BatchNorm statistics and Adam's moments by parameter id. So `E` epochs in one go and
 //! `k` epochs + resume give the same losses.
 //!
-//! With several `run.devices` each batch is split over them ([`crate::parallel`]): every
+//! With several `run.devices` each batch is split over them (the `parallel` module): every
 //! shard computes its own Barlow Twins loss over its samples (as DDP without an all-gather),
 //! weighted by its share of the batch; one device is the loss above, unchanged.
 

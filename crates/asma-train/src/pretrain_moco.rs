@@ -2,7 +2,7 @@
 //! `LinguoLi/CrosSCLR`, `processor/pretrain_skeletonclr.py`), AimCLR (`method =
 //! "aimclr"`; `Levigty/AimCLR`, `processor/pretrain_aimclr.py`) and CrosSCLR (`method =
 //! "crossclr"`, [`crate::pretrain_crossclr`]); MS²L (`method = "ms2l"`,
-//! [`crate::pretrain_ms2l`]) runs in it too ([`ComparedMethod`]). Per batch a query and a key
+//! [`crate::pretrain_ms2l`]) runs in it too (`ComparedMethod`). Per batch a query and a key
 //! view, each with its own augmentation draws (per sample in the presets), AimCLR's extreme
 //! view, and with `masking.plugin = "asma"` ASMa's masked views as extra queries
 //! ([`asma_model::moco`]). One step: momentum update of the key encoder, the loss, the
