@@ -19,6 +19,53 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// A file being written at [`tmp_path`]`(path)` by a streaming writer: [`Self::commit`]
+/// renames it onto `path`; dropped uncommitted (an error, a panic), it removes the temporary
+/// file. A writer that also holds a handle or a map of the file declares this field after
+/// it, so that the handle is closed before the file goes.
+#[derive(Debug)]
+pub struct PendingFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl PendingFile {
+    /// The temporary file of `path` (not created here).
+    pub fn new(path: &Path) -> Self {
+        PendingFile {
+            path: path.to_path_buf(),
+            tmp: tmp_path(path),
+            committed: false,
+        }
+    }
+
+    /// Where the bytes go until [`Self::commit`].
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The final name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the temporary file onto the final name.
+    pub fn commit(mut self) -> Result<()> {
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| DataError::io(&self.path, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Writes `bytes` to `<path>.tmp`, syncs it and renames it onto `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_path(path);

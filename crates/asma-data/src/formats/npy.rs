@@ -31,7 +31,7 @@ use std::sync::Arc;
 use asma_skeleton::Sequence;
 use memmap2::{Mmap, MmapMut};
 
-use crate::atomic::{tmp_path, write_atomic};
+use crate::atomic::{write_atomic, PendingFile};
 use crate::error::{DataError, Result};
 
 /// The six magic bytes that start every `.npy` file.
@@ -1321,19 +1321,20 @@ pub fn write_npy_f64(path: impl AsRef<Path>, shape: &[usize], data: &[f64]) -> R
 /// [`NpyWriterF32::finish`] flushes and renames the file onto `path`. Dropping the writer
 /// without `finish` deletes the `.tmp` file.
 pub struct NpyWriterF32 {
-    path: PathBuf,
-    tmp: PathBuf,
     map: Option<MmapMut>,
     data_offset: usize,
     len: usize,
     shape: Vec<usize>,
+    /// After `map`: the map is gone before an unfinished file is removed.
+    file: PendingFile,
 }
 
 impl NpyWriterF32 {
     /// Creates `<path>.tmp` for an array of `shape` (zero-filled data).
     pub fn create(path: impl AsRef<Path>, shape: &[usize]) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let tmp = tmp_path(&path);
+        let pending = PendingFile::new(&path);
+        let tmp = pending.tmp().to_path_buf();
         let descr = if cfg!(target_endian = "little") {
             "<f4"
         } else {
@@ -1355,12 +1356,11 @@ impl NpyWriterF32 {
             .open(&tmp)
             .map_err(io)?;
         let mut writer = NpyWriterF32 {
-            path: path.clone(),
-            tmp: tmp.clone(),
             map: None,
             data_offset: header.len(),
             len,
             shape: shape.to_vec(),
+            file: pending,
         };
         file.set_len(total as u64).map_err(io)?;
         // SAFETY: the `.tmp` file was just created by us and is only accessed through this
@@ -1383,7 +1383,7 @@ impl NpyWriterF32 {
 
     /// The final path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// The array shape.
@@ -1408,26 +1408,16 @@ impl NpyWriterF32 {
     /// Flushes the map and renames `<path>.tmp` onto the final path.
     pub fn finish(mut self) -> Result<()> {
         if let Some(map) = self.map.take() {
-            map.flush().map_err(|e| DataError::io(&self.tmp, e))?;
+            map.flush().map_err(|e| DataError::io(self.file.tmp(), e))?;
         }
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| DataError::io(&self.path, e))?;
-        self.tmp = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for NpyWriterF32 {
-    fn drop(&mut self) {
-        self.map = None;
-        if !self.tmp.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        self.file.commit()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::atomic::tmp_path;
     use rayon::prelude::*;
 
     fn fixture(name: &str) -> PathBuf {

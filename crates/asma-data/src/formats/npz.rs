@@ -21,7 +21,7 @@ use zip::result::ZipError;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use crate::atomic::tmp_path;
+use crate::atomic::PendingFile;
 use crate::error::{DataError, Result};
 use crate::formats::npy::{
     map_file, npy_bytes, AlignedBuf, Backing, MmapNpy, NpyArray, NpyElement,
@@ -380,39 +380,37 @@ pub struct NpzOptions {
 /// member is built in memory, so this is meant for small and medium archives (fixtures,
 /// synthetic data).
 pub struct NpzWriter {
-    path: PathBuf,
-    tmp: PathBuf,
     zip: Option<ZipWriter<BufWriter<File>>>,
     names: Vec<String>,
     options: NpzOptions,
+    /// After `zip`: the writer is closed before an unfinished file is removed.
+    file: PendingFile,
 }
 
 impl NpzWriter {
     /// Creates the temporary file next to `path`.
     pub fn create(path: impl AsRef<Path>, options: NpzOptions) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let tmp = tmp_path(&path);
-        let file = File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
+        let pending = PendingFile::new(path.as_ref());
+        let file = File::create(pending.tmp()).map_err(|e| DataError::io(pending.tmp(), e))?;
         Ok(NpzWriter {
-            path,
-            tmp,
             zip: Some(ZipWriter::new(BufWriter::new(file))),
             names: Vec::new(),
             options,
+            file: pending,
         })
     }
 
     fn zip_err(&self, e: ZipError) -> DataError {
         match e {
-            ZipError::Io(e) => DataError::io(&self.tmp, e),
-            e => DataError::invalid(&self.path, e.to_string()),
+            ZipError::Io(e) => DataError::io(self.file.tmp(), e),
+            e => DataError::invalid(self.file.path(), e.to_string()),
         }
     }
 
     /// Adds array `key` (stored as `key.npy`).
     pub fn add<T: NpyElement>(&mut self, key: &str, shape: &[usize], data: &[T]) -> Result<()> {
         let bytes = npy_bytes(shape, data)
-            .map_err(|m| DataError::invalid(&self.path, format!("array {key}: {m}")))?;
+            .map_err(|m| DataError::invalid(self.file.path(), format!("array {key}: {m}")))?;
         self.add_npy(key, &bytes)
     }
 
@@ -421,13 +419,13 @@ impl NpzWriter {
         let name = format!("{key}.npy");
         if key.is_empty() || name.len() > usize::from(u16::MAX) {
             return Err(DataError::invalid(
-                &self.path,
+                self.file.path(),
                 format!("invalid key '{key}'"),
             ));
         }
         if self.names.contains(&name) {
             return Err(DataError::invalid(
-                &self.path,
+                self.file.path(),
                 format!("array '{key}' added twice"),
             ));
         }
@@ -443,7 +441,7 @@ impl NpzWriter {
         let zip = self
             .zip
             .as_mut()
-            .ok_or_else(|| DataError::invalid(&self.path, "writer already finished"))?;
+            .ok_or_else(|| DataError::invalid(self.file.path(), "writer already finished"))?;
         let written = zip
             .start_file(name.as_str(), options)
             .and_then(|()| zip.write_all(npy).map_err(ZipError::Io));
@@ -457,31 +455,22 @@ impl NpzWriter {
         let zip = self
             .zip
             .take()
-            .ok_or_else(|| DataError::invalid(&self.path, "writer already finished"))?;
+            .ok_or_else(|| DataError::invalid(self.file.path(), "writer already finished"))?;
         let out = zip.finish().map_err(|e| self.zip_err(e))?;
+        let tmp = self.file.tmp();
         let file = out
             .into_inner()
-            .map_err(|e| DataError::io(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| DataError::io(&self.tmp, e))?;
+            .map_err(|e| DataError::io(tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| DataError::io(tmp, e))?;
         drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| DataError::io(&self.path, e))?;
-        self.tmp = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for NpzWriter {
-    fn drop(&mut self) {
-        self.zip = None;
-        if !self.tmp.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        self.file.commit()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::atomic::tmp_path;
     use crate::formats::ctrgcn::{ctrgcn_split, CtrGcnSplit};
     use crate::prepare::splits::Part;
 
