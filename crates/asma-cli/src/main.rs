@@ -283,7 +283,7 @@ pub struct TsneArgs {
     pub data: PathBuf,
     /// `val` or `train`.
     #[arg(long, default_value = "val")]
-    pub split: String,
+    pub split: asma_data::prepare::splits::Part,
     /// At most this many samples, evenly spaced over the split.
     #[arg(long, default_value_t = 1000)]
     pub max_samples: usize,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use asma_data::formats::labels::read_labels;
 use asma_data::formats::npy::MmapNpy;
+use asma_data::prepare::splits::Part;
 use asma_infer::input::to_stream;
 use asma_infer::Classifier;
 use serde::Serialize;
@@ -23,8 +24,7 @@ pub struct TsneFigureOptions {
     pub models: Vec<PathBuf>,
     /// A prepared split folder (`val_position.npy`, `val_label.pkl`).
     pub data: PathBuf,
-    /// `val` or `train`.
-    pub split: String,
+    pub split: Part,
     /// At most this many samples, evenly spaced over the split.
     pub max_samples: usize,
     pub perplexity: f64,
@@ -55,8 +55,9 @@ pub struct TsneFigure {
 
 /// Maps every model's features and writes the figure.
 pub fn tsne_figure(o: &TsneFigureOptions) -> Result<TsneFigure, TrainError> {
-    let data = o.data.join(format!("{}_position.npy", o.split));
-    let label_file = o.data.join(format!("{}_label.pkl", o.split));
+    let p = o.split.prefix();
+    let data = o.data.join(format!("{p}_position.npy"));
+    let label_file = o.data.join(format!("{p}_label.pkl"));
     let npy = MmapNpy::open_skeleton(&data)?;
     let labels = read_labels(&label_file)?;
     if labels.len() != npy.len() {

@@ -148,6 +148,17 @@ impl Part {
     }
 }
 
+impl std::str::FromStr for Part {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "train" => Ok(Part::Train),
+            "val" | "test" => Ok(Part::Val),
+            _ => Err(format!("unknown split part '{s}' (expected train or val)")),
+        }
+    }
+}
+
 /// Whether an NTU sample is in the training part of `benchmark` of `dataset`; `None` when the
 /// benchmark is not defined for the dataset.
 pub fn ntu_is_train(dataset: Dataset, benchmark: Benchmark, name: &NtuName) -> Option<bool> {
