@@ -179,7 +179,15 @@ mod tests {
 
     #[test]
     fn shifted_form_and_its_gradients_equal_burns_convolution() {
-        let device = Device::flex().autodiff();
+        // Every device the build has: this form exists for the GPUs.
+        for (name, device) in crate::device::test_devices() {
+            eprintln!("{name}");
+            shifted_form_equals_burns_on(&device.autodiff());
+        }
+    }
+
+    fn shifted_form_equals_burns_on(device: &Device) {
+        let device = device.clone();
         // (in, out, k, stride, padding, T): the temporal unit at stride 1 and 2 on even, odd
         // and short lengths, an even kernel, stride 3, no padding, and the 1×1 convolutions.
         for (i, o, k, s, p, t) in [

@@ -23,12 +23,14 @@ pub fn assert_close<const D: usize>(a: Tensor<D>, b: Tensor<D>, tol: f32, what: 
 /// burn's `BatchNorm`: two training steps (the second sees the running statistics the first
 /// wrote; values, dx, dgamma, dbeta, running mean and variance), then inference on a plain
 /// tensor. `dims` is `(N, C, …)`: 4-D for BatchNorm2d, 3-D for the encoder's data
-/// BatchNorm1d.
+/// BatchNorm1d. Runs on `device` (plain; its autodiff form is taken here).
 pub fn assert_batch_norm_equals_burns<const D: usize>(
+    device: &Device,
     dims: [usize; D],
     form: impl Fn(&BatchNorm, Tensor<D>) -> Tensor<D>,
 ) {
-    let device = Device::flex().autodiff();
+    let plain = device.clone();
+    let device = plain.clone().autodiff();
     let ours_bn = BatchNormConfig::new(dims[1])
         .with_momentum(0.3)
         .init(&device);
@@ -36,7 +38,6 @@ pub fn assert_batch_norm_equals_burns<const D: usize>(
         .with_momentum(0.3)
         .init(&device);
     // Non-trivial gamma and beta, the same values in both (separate parameters).
-    let plain = Device::flex();
     let gamma = Tensor::<1>::random([dims[1]], Distribution::Normal(1.0, 0.5), &plain).into_data();
     let beta = Tensor::<1>::random([dims[1]], Distribution::Normal(0.0, 0.5), &plain).into_data();
     let set = |mut bn: BatchNorm| {

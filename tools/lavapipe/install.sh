@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Mesa's software Vulkan driver (lavapipe) on Debian bookworm (as root), for
+# tools/lavapipe/check.sh: Mesa 25.0.7 from bookworm-backports, the version the WGSL build is
+# checked on (bookworm's own is 22.3). Both crash on the SPIR-V of the `vulkan` feature.
+set -euo pipefail
+list=/etc/apt/sources.list.d/asma-bookworm-backports.list
+if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "deb http://deb.debian.org/debian bookworm-backports main" >"$list"
+fi
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports \
+  mesa-vulkan-drivers libvulkan1
