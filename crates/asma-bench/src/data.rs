@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{BenchError, Result};
-use crate::reference::{pool, run_reference};
+use crate::reference::run_reference;
 
 /// What to measure.
 #[derive(Debug, Clone, Default)]
@@ -94,7 +94,7 @@ pub fn data(o: &DataOptions, note: &dyn Fn(&str)) -> Result<DataBench> {
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
     let mb = bytes as f64 / 1e6;
-    let pool = pool(o.threads)?;
+    let pool = prepare::worker_pool(o.threads)?;
     let threads = pool.current_num_threads();
 
     // Best of three single-thread passes: the figure is the parser's, not the noise's.
@@ -123,7 +123,7 @@ pub fn data(o: &DataOptions, note: &dyn Fn(&str)) -> Result<DataBench> {
     let samples: usize = report.manifest.counts.values().sum();
     let prep = samples as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
-    crate::reference::pool(Some(1))?.install(|| prepare::prepare(&opts, &|_| {}))?;
+    prepare::worker_pool(Some(1))?.install(|| prepare::prepare(&opts, &|_| {}))?;
     let prep_one = samples as f64 / t.elapsed().as_secs_f64();
 
     let (mut ref_parse, mut ref_prep) = (None, None);

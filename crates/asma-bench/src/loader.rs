@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use asma_data::formats::labels::{write_labels, Labels};
 use asma_data::formats::npy::NpyWriterF32;
-use asma_data::pipeline::loader::{Loader, SkeletonDataset};
+use asma_data::pipeline::loader::Loader;
 use asma_data::prepare::splits::Part;
 use asma_data::rng::Rng;
 use asma_edge::proc_status::ProcStatus;
+use asma_train::config::DataConfig;
 use asma_train::PretrainConfig;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -87,6 +88,8 @@ pub struct LoaderBench {
     pub samples: usize,
     pub views: usize,
     pub stream: String,
+    /// Persons per clip as read (`data.bodies`, else the file's).
+    pub persons: usize,
     pub threads: usize,
     pub seconds: f64,
     pub first_batch_seconds: f64,
@@ -143,7 +146,13 @@ pub fn loader(cfg: &PretrainConfig, o: &LoaderOptions, note: &dyn Fn(&str)) -> R
         }
         (None, None) => unreachable!("a scratch folder exists without --data"),
     };
-    let dataset = Arc::new(SkeletonDataset::open_split(&dir, Part::Train)?);
+    // As pre-training opens it: `data.bodies` persons per clip where the config sets it.
+    let data = DataConfig {
+        dir: dir.clone(),
+        ..cfg.data.clone()
+    };
+    let dataset = Arc::new(data.open(Part::Train)?);
+    let persons = dataset.sample_shape()[3];
     let file_mib = std::fs::metadata(dataset.path())
         .map(|m| m.len() as f64 / MIB)
         .unwrap_or(0.0);
@@ -206,6 +215,7 @@ pub fn loader(cfg: &PretrainConfig, o: &LoaderOptions, note: &dyn Fn(&str)) -> R
         samples,
         views: loader.config().views.len(),
         stream: cfg.data.stream.name().into(),
+        persons,
         threads,
         seconds,
         first_batch_seconds,
@@ -225,8 +235,8 @@ impl LoaderBench {
     pub fn markdown(&self) -> String {
         let r = self;
         let mut out = format!(
-            "loader: {} ({:.0} MiB), {} of {} samples in {} batches of {}, {} views, {} stream, {} threads\n",
-            r.data, r.file_mib, r.samples, r.samples_in_epoch, r.batches, r.batch, r.views, r.stream, r.threads
+            "loader: {} ({:.0} MiB), {} of {} samples in {} batches of {}, {} views, {} stream, {} persons, {} threads\n",
+            r.data, r.file_mib, r.samples, r.samples_in_epoch, r.batches, r.batch, r.views, r.stream, r.persons, r.threads
         );
         if let Some(w) = r.write_seconds {
             out += &format!("(generated file written in {w:.1} s)\n");

@@ -61,13 +61,3 @@ fn reference_file(name: &str) -> Result<PathBuf> {
             msg: format!("tools/reference/{name} not found (set ASMA_REFERENCE_DIR)"),
         })
 }
-
-/// A thread pool of `threads` workers (all cores without).
-pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        b = b.num_threads(n);
-    }
-    b.build()
-        .map_err(|e| BenchError::System(format!("cannot start worker threads: {e}")))
-}

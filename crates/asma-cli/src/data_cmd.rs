@@ -35,7 +35,7 @@ pub fn prepare(a: PrepareArgs) -> Result<()> {
     opts.pku_labels = a.pku_labels;
     opts.pku_split = a.pku_split;
     opts.force = a.force;
-    let pool = rayon_pool(a.threads)?;
+    let pool = prepare::worker_pool(a.threads)?;
     let bar = Progress::new("prepare");
     let report = pool.install(|| {
         prepare::prepare(&opts, &|p| match p {
@@ -100,13 +100,4 @@ pub fn inspect(a: InspectArgs) -> Result<()> {
         anyhow::bail!("{}: found problems (see above)", a.path.display());
     }
     Ok(())
-}
-
-/// A rayon pool with `threads` workers (all cores when `None`).
-fn rayon_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        b = b.num_threads(n);
-    }
-    b.build().context("starting worker threads")
 }

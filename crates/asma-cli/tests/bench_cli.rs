@@ -35,6 +35,7 @@ fn bench_loader_reports_an_epoch_and_its_memory() {
     assert_eq!(num("samples"), 300.0, "one whole epoch");
     assert_eq!(num("batches"), 10.0, "⌈300 / 32⌉ batches, the last partial");
     assert_eq!((num("batch"), num("views")), (32.0, 6.0));
+    assert_eq!(num("persons"), 2.0);
     assert!(num("samples_per_s") > 0.0 && num("seconds") > 0.0);
     let mib = 300.0 * 3.0 * 50.0 * 25.0 * 2.0 * 4.0 / (1024.0 * 1024.0);
     assert!((num("file_mib") - mib).abs() < 0.01, "{}", num("file_mib"));
@@ -62,4 +63,33 @@ fn bench_loader_reports_an_epoch_and_its_memory() {
         0,
         "the generated files are removed"
     );
+}
+
+/// The loader is measured as pre-training reads the data: with `data.bodies = 1`, one person
+/// per clip.
+#[test]
+fn bench_loader_reads_the_bodies_the_config_asks_for() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_asma"))
+        .args([
+            "bench",
+            "loader",
+            "--samples",
+            "40",
+            "--batch",
+            "16",
+            "--json",
+        ])
+        .args(["--set", "data.bodies=1", "--scratch"])
+        .arg(scratch.path())
+        .output()
+        .expect("run asma");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["persons"], 1, "{v}");
+    assert_eq!(v["samples"], 40);
 }

@@ -126,6 +126,17 @@ pub struct PrepareReport {
     pub manifest: Manifest,
 }
 
+/// A pool of `threads` workers (all cores when `None`) to run [`prepare`] in: it works on
+/// samples in parallel on the rayon pool it is called from.
+pub fn worker_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        b = b.num_threads(n);
+    }
+    b.build()
+        .map_err(|e| DataError::Config(format!("cannot start worker threads: {e}")))
+}
+
 /// Runs the preparation.
 pub fn prepare(
     opts: &PrepareOptions,
