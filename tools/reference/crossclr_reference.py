@@ -10,7 +10,9 @@ the reference has them:
 - motion and bone are computed from the (augmented) joint clips inside the model.
 
 The plug-in (asma's [CHOICE], docs/METHOD.md §6.5): each extra query view (joint clips shortened
-by ASMa's masks) adds, per stream, an InfoNCE term against that stream's keys and queue.
+by ASMa's masks) adds, per stream, an InfoNCE term against that stream's keys and queue. A view
+shortened by a frame mask brings its motion stream taken before the mask (the motion of the
+shortened clip itself would jump across the removed frames, unlike the keys' motion).
 
 `state_dict()` has the reference's keys; the later streams' `fc.2.*` entries repeat the joint
 head's (`make_moco_fixtures.py` leaves them out).
@@ -72,15 +74,17 @@ class CrosSCLR(nn.Module):
             k.data = k.data * self.m + q.data * (1.0 - self.m)
 
     @staticmethod
-    def inputs(x):
-        return [x, motion(x), bone(x)]
+    def inputs(x, m=None):
+        """The three streams of joint clips `x`; `m`: their motion when the view brings it."""
+        return [x, motion(x) if m is None else m, bone(x)]
 
     def forward(self, im_q, im_k, extra=(), cross=False, topk=1, context=True):
         """Returns the loss per stream (joint, motion, bone), then the plug-in views' per stream,
-        and the positive-is-top share of the joint stream. `extra`: `(x, keep_joints)` pairs."""
+        and the positive-is-top share of the joint stream. `extra`: `(x, keep_joints)` pairs, or
+        `(x, keep_joints, motion)` with the motion taken before the frame mask."""
         qs = [F.normalize(self.enc('q', s)(x), dim=1) for s, x in zip(STREAMS, self.inputs(im_q))]
-        q_extra = [[F.normalize(self.enc('q', s)(x, keep), dim=1)
-                    for s, x in zip(STREAMS, self.inputs(xe))] for xe, keep in extra]
+        q_extra = [[F.normalize(self.enc('q', s)(x, e[1]), dim=1)
+                    for s, x in zip(STREAMS, self.inputs(e[0], *e[2:]))] for e in extra]
         with torch.no_grad():
             for s in (STREAMS[1:2] if cross else STREAMS):
                 self._momentum_update(s)

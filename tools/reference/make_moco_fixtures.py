@@ -16,7 +16,8 @@ context); their losses are per stream, then the plug-in views' per stream. MS²L
 (`ms2l_reference.py`): see `make_ms2l`.
 
 Each folder holds `init.safetensors` (the state_dict before step 0), `final.safetensors`
-(after step 2), the inputs `step{i}_q.npy`, `step{i}_k.npy`, `step1_extra{j}.npy`, and
+(after step 2), the inputs `step{i}_q.npy`, `step{i}_k.npy`, `step1_extra{j}.npy` (CrosSCLR's
+also `step1_extra{j}_motion.npy`, the view's motion taken before its frame mask), and
 `expected.json` (losses per query view, the D³M term and the accuracy per step, the plug-in
 views' kept joints).
 """
@@ -31,7 +32,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import make_input, perturb_bn_affine  # noqa: E402
-from crossclr_reference import STREAMS, CrosSCLR  # noqa: E402
+from crossclr_reference import STREAMS, CrosSCLR, motion  # noqa: E402
 from moco_reference import AimCLR, SkeletonCLR, sgd  # noqa: E402
 from ms2l_reference import MS2L, burn_gru_state, clip_grad_norms  # noqa: E402
 
@@ -77,9 +78,16 @@ def make(folder, method):
         extra = []
         if step == 1:
             for j, (frames, keep) in enumerate(EXTRA):
-                x = make_input(rng, T)[:, :, frames]
+                full = make_input(rng, T)
+                x = full[:, :, frames]
                 np.save(os.path.join(folder, f'step1_extra{j}.npy'), x)
-                extra.append((torch.from_numpy(x), keep))
+                if method == 'crossclr':
+                    # The motion of the clip before its frame mask, at the kept frames.
+                    m = motion(torch.from_numpy(full))[:, :, frames].contiguous()
+                    np.save(os.path.join(folder, f'step1_extra{j}_motion.npy'), m.numpy())
+                    extra.append((torch.from_numpy(x), keep, m))
+                else:
+                    extra.append((torch.from_numpy(x), keep))
         record = {}
         if method == 'aimclr':
             im_e = (3.0 * make_input(rng, T)).astype(np.float32)

@@ -228,11 +228,12 @@ impl CrossclrModel {
         2 + self.encoder_q_bone.is_some() as usize
     }
 
-    /// Stream `s`'s input from the joint clips.
-    fn input(s: usize, x: Tensor<5>) -> Tensor<5> {
+    /// Stream `s`'s input from the joint clips, or for motion the clips' own motion when
+    /// the view brings it (taken before a frame mask removed frames).
+    fn input(s: usize, x: Tensor<5>, motion: Option<Tensor<5>>) -> Tensor<5> {
         match s {
             0 => x,
-            1 => motion_of(x),
+            1 => motion.unwrap_or_else(|| motion_of(x)),
             _ => bone_of(x),
         }
     }
@@ -247,10 +248,11 @@ impl CrossclrModel {
         e.expect("a stream the model has")
     }
 
-    /// Stream `s`'s unit-norm embeddings of the joint clips `x` `(N, 3, T, 25, M)` by its
-    /// query (`key = false`) or key encoder.
-    pub fn embed(&self, s: usize, key: bool, x: Tensor<5>, keep: Option<&[usize]>) -> Tensor<2> {
-        let x = Self::input(s, x);
+    /// Stream `s`'s unit-norm embeddings of the view `v` (joint clips `(N, 3, T, 25, M)`,
+    /// kept joints, the motion it brings) by its query (`key = false`) or key encoder.
+    pub fn embed(&self, s: usize, key: bool, v: &QueryView) -> Tensor<2> {
+        let keep = v.keep_joints.as_deref();
+        let x = Self::input(s, v.x.clone(), v.motion.clone());
         let joint = if key {
             &self.encoder_k
         } else {
@@ -322,8 +324,9 @@ impl CrossclrModel {
         cross: Option<CrossMining>,
     ) -> CrossclrLoss {
         let views = self.views();
+        let key = QueryView::plain(key);
         let keys: Vec<Tensor<2>> = (0..views)
-            .map(|s| self.embed(s, true, key.clone(), None).detach())
+            .map(|s| self.embed(s, true, &key).detach())
             .collect();
         // (l_pos (N, 1), l_neg (N, K)) of query embeddings `q` of stream `s`.
         let scores = |s: usize, q: Tensor<2>| {
@@ -334,7 +337,7 @@ impl CrossclrModel {
         let first = queries.next().expect("at least one query view");
         let main: Vec<(Tensor<2>, Tensor<2>)> = (0..views)
             .map(|s| {
-                let q = self.embed(s, false, first.x.clone(), first.keep_joints.as_deref());
+                let q = self.embed(s, false, &first);
                 scores(s, q)
             })
             .collect();
@@ -349,7 +352,7 @@ impl CrossclrModel {
         };
         for v in queries {
             for s in 0..views {
-                let q = self.embed(s, false, v.x.clone(), v.keep_joints.as_deref());
+                let q = self.embed(s, false, &v);
                 per_view.push(info_nce(plain(&scores(s, q))));
             }
         }
@@ -509,16 +512,51 @@ mod tests {
     }
 
     #[test]
+    fn a_view_that_brings_its_motion_is_embedded_from_it() {
+        let device = Device::flex();
+        let m = small(true).init(&device);
+        let n = 2 * 3 * 6 * 25 * 2;
+        let x = clip(
+            (0..n).map(|i| (i as f32 * 0.37).sin()).collect(),
+            [2, 3, 6, 25, 2],
+        );
+        let other = clip(
+            (0..n).map(|i| (i as f32 * 0.11).cos()).collect(),
+            [2, 3, 6, 25, 2],
+        );
+        let view = |motion: Option<Tensor<5>>| QueryView {
+            motion,
+            ..QueryView::plain(x.clone())
+        };
+        let values = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+        let derived = values(m.embed(1, false, &view(None)));
+        // The motion the view brings is the one embedded; the same motion gives the same
+        // embedding as deriving it, another motion another embedding.
+        assert_eq!(
+            values(m.embed(1, false, &view(Some(motion_of(x.clone()))))),
+            derived
+        );
+        assert_ne!(
+            values(m.embed(1, false, &view(Some(other.clone())))),
+            derived
+        );
+        // The joint and bone streams read the joints alone.
+        for s in [0, 2] {
+            assert_eq!(
+                values(m.embed(s, false, &view(Some(other.clone())))),
+                values(m.embed(s, false, &view(None)))
+            );
+        }
+    }
+
+    #[test]
     fn without_the_shared_head_streams_are_independent_moco_models() {
         let device = Device::flex();
         let m = small(false).init(&device);
         assert!(m.encoder_q_motion.fc.lin2.is_some());
         let x = clip(vec![0.5; 2 * 3 * 4 * 25 * 2], [2, 3, 4, 25, 2]);
         let loss = m.loss(
-            vec![QueryView {
-                x: x.clone(),
-                keep_joints: None,
-            }],
+            vec![QueryView::plain(x.clone())],
             x,
             Some(CrossMining {
                 topk: 1,

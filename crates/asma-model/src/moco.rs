@@ -212,6 +212,21 @@ pub struct QueryView {
     pub x: Tensor<5>,
     /// Ascending kept joints (`None`: all).
     pub keep_joints: Option<Vec<usize>>,
+    /// The view's motion stream `(N, 3, T', 25, M)` taken before its frame mask, for a model
+    /// that derives motion from joint clips (CrosSCLR); `None`: derived from `x`. Unused by
+    /// single-stream models, whose loader delivers the stream itself.
+    pub motion: Option<Tensor<5>>,
+}
+
+impl QueryView {
+    /// A view of all joints, its motion derived from `x` where a model needs it.
+    pub fn plain(x: Tensor<5>) -> Self {
+        QueryView {
+            x,
+            keep_joints: None,
+            motion: None,
+        }
+    }
 }
 
 /// One step's loss and what the loop logs.

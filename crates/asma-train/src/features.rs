@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use asma_data::pipeline::loader::{Loader, LoaderConfig, SkeletonDataset};
+use asma_data::pipeline::stream::BatchShape;
 use asma_data::pipeline::stream::Stream;
 use asma_model::burn::tensor::{Device, Tensor, TensorData};
 use asma_model::StgcnEncoder;
@@ -11,11 +12,12 @@ use crate::error::TrainError;
 
 /// A batch of loader data as a `(N, C, T, V, M)` tensor (the buffer moves, no copy).
 pub fn to_tensor(view: asma_data::pipeline::loader::View, device: &Device) -> Tensor<5> {
-    let s = view.shape;
-    Tensor::from_data(
-        TensorData::new(view.data, [s.n, s.c, s.t, s.v, s.m]),
-        device,
-    )
+    shaped_tensor(view.shape, view.data, device)
+}
+
+/// A C-order buffer of shape `s` as a tensor on `device`.
+pub(crate) fn shaped_tensor(s: BatchShape, data: Vec<f32>, device: &Device) -> Tensor<5> {
+    Tensor::from_data(TensorData::new(data, [s.n, s.c, s.t, s.v, s.m]), device)
 }
 
 /// A loader of `dataset` in its own order, one un-augmented view of `stream`, no masks.

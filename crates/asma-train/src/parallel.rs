@@ -109,6 +109,10 @@ pub fn view_rows(view: &View, rows: Range<usize>) -> View {
         shape,
         data: view.data[rows.start * per..rows.end * per].to_vec(),
         joints: view.joints.clone(),
+        motion: view
+            .motion
+            .as_ref()
+            .map(|m| m[rows.start * per..rows.end * per].to_vec()),
     }
 }
 

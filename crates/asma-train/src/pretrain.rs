@@ -161,6 +161,7 @@ fn views(cfg: &PretrainConfig) -> Vec<ViewConfig> {
         per_sample: cfg.augment_per_sample,
         frame_mask: FrameMaskSetting(frame),
         joint_mask: JointMaskSetting(joint),
+        with_motion: false,
     };
     let (theta, phi) = (cfg.masking.theta, cfg.masking.phi);
     match cfg.method {
@@ -189,15 +190,21 @@ fn views(cfg: &PretrainConfig) -> Vec<ViewConfig> {
                     ..view(FrameMask::None, JointMask::None)
                 });
             }
+            // CrosSCLR derives its motion stream from the joint clips it is given; a
+            // frame-masked view brings its motion from before the mask.
+            let plugin = |frame: FrameMask, joint: JointMask| ViewConfig {
+                with_motion: cfg.method == Method::Crossclr && frame != FrameMask::None,
+                ..view(frame, joint)
+            };
             match (cfg.masking.plugin, cfg.masking.plugin_views) {
                 (Plugin::None, _) => {}
                 (Plugin::Asma, PluginViews::Combined) => {
-                    v.extend([theta, phi].map(|m| view(m.frame, m.joint)));
+                    v.extend([theta, phi].map(|m| plugin(m.frame, m.joint)));
                 }
                 (Plugin::Asma, PluginViews::Separate) => {
                     for m in [theta, phi] {
-                        v.push(view(m.frame, JointMask::None));
-                        v.push(view(FrameMask::None, m.joint));
+                        v.push(plugin(m.frame, JointMask::None));
+                        v.push(plugin(FrameMask::None, m.joint));
                     }
                 }
             }
@@ -799,6 +806,11 @@ mod tests {
                 (F::None, J::High)
             ]
         );
+        assert!(views(&cfg).iter().all(|v| !v.with_motion));
+        // CrosSCLR: the frame-masked plug-in views bring their motion from before the mask.
+        cfg.method = Method::Crossclr;
+        let with_motion: Vec<bool> = views(&cfg).iter().map(|v| v.with_motion).collect();
+        assert_eq!(with_motion, [false, false, true, false, true, false]);
         // AimCLR: the extreme view third, with its own augmentations, drawn per sample too.
         cfg.method = Method::Aimclr;
         let v = views(&cfg);

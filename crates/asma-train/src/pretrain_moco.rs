@@ -31,7 +31,7 @@ use crate::checkpoint::{RunDir, TrainState};
 use crate::config::{Method, PretrainConfig};
 use crate::diagnostics::FeatureDiagnostics;
 use crate::error::TrainError;
-use crate::features::to_tensor;
+use crate::features::{shaped_tensor, to_tensor};
 use crate::metrics::MetricsLog;
 use crate::pretrain::{
     append_baseline, knn_due, knn_eval_encoders, open_data, open_run, read_parts, recalibrated,
@@ -218,14 +218,17 @@ pub(crate) fn batch_views(
     )
 }
 
-/// Loader views as query views on `device`, each with the joints its mask kept.
+/// Loader views as query views on `device`, each with the joints its mask kept (and the
+/// motion taken before its frame mask, where the loader was asked for it).
 pub(crate) fn query_views(views: impl Iterator<Item = View>, device: &Device) -> Vec<QueryView> {
     views
-        .map(|v| {
+        .map(|mut v| {
             let keep = (!v.joints.removed.is_empty()).then(|| v.joints.kept.clone());
+            let motion = v.motion.take().map(|m| shaped_tensor(v.shape, m, device));
             QueryView {
                 x: to_tensor(v, device),
                 keep_joints: keep,
+                motion,
             }
         })
         .collect()

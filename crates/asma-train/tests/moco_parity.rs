@@ -97,22 +97,25 @@ fn sgd() -> ModuleOptimizer {
     .optimizer()
 }
 
-/// Step `step`'s query view, and at step 1 the plug-in's views with their kept joints.
+/// Step `step`'s query view, and at step 1 the plug-in's views with their kept joints (and,
+/// where the fixtures have it, CrosSCLR's, the motion taken before the frame mask).
 fn queries(
     fixture: &dyn Fn(&str) -> PathBuf,
     step: usize,
     keep: &[Vec<usize>],
     device: &Device,
 ) -> Vec<QueryView> {
-    let mut queries = vec![QueryView {
-        x: input(fixture(&format!("step{step}_q.npy")), device),
-        keep_joints: None,
-    }];
+    let mut queries = vec![QueryView::plain(input(
+        fixture(&format!("step{step}_q.npy")),
+        device,
+    ))];
     if step == 1 {
         for (j, keep) in keep.iter().enumerate() {
+            let motion = fixture(&format!("step1_extra{j}_motion.npy"));
             queries.push(QueryView {
                 x: input(fixture(&format!("step1_extra{j}.npy")), device),
                 keep_joints: Some(keep.clone()),
+                motion: motion.exists().then(|| input(motion, device)),
             });
         }
     }
@@ -246,6 +249,8 @@ fn assert_final_state_matches<M: Module + ModuleSnapshot>(
 fn crossclr_matches_the_reference_over_three_sgd_steps() {
     let fixture = |name: &str| fixture("crossclr", name);
     let (expected, keep) = expected(&fixture);
+    // The plug-in's views bring their motion from before the frame mask.
+    assert!(fixture("step1_extra0_motion.npy").exists());
     let device = Device::flex().autodiff();
     let cfg = CrossclrModelConfig {
         encoder: small_encoder(),
@@ -365,10 +370,7 @@ fn a_non_finite_loss_takes_no_optimiser_step() {
     let before = asma_model::moco::parameter_values(&model.encoder_q);
     let x = input(fixture("step0_q.npy"), &device);
     let poisoned = x.clone() / x.zeros_like();
-    let query = QueryView {
-        x: poisoned,
-        keep_joints: None,
-    };
+    let query = QueryView::plain(poisoned);
     let key = input(fixture("step0_k.npy"), &device);
     let (model, log) = train_step(model, &mut sgd(), 0.1, vec![query], key, None, 0).unwrap();
     assert!(!log.total.is_finite());

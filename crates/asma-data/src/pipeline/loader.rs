@@ -174,6 +174,11 @@ pub struct ViewConfig {
     /// Which joints to remove (reported in [`View::joints`]; the data keeps all joints, the
     /// encoder removes them from its graph).
     pub joint_mask: JointMaskSetting,
+    /// Also deliver the view's motion stream ([`View::motion`]), computed from the augmented
+    /// clip *before* its frame mask and then gathered at the kept frames. For a model that
+    /// derives motion from the joint clips it is given (CrosSCLR): the motion of a clip whose
+    /// frames were removed would jump across the gaps, a signal unlike its keys' motion.
+    pub with_motion: bool,
 }
 
 /// `FrameMask` with a serde default of `none`.
@@ -237,6 +242,9 @@ pub struct View {
     pub data: Vec<f32>,
     /// Joints removed and kept (sorted); nothing removed without a joint mask.
     pub joints: JointSelection,
+    /// With [`ViewConfig::with_motion`]: the motion stream of the clip before its frame mask,
+    /// at the kept frames, shaped as `data`.
+    pub motion: Option<Vec<f32>>,
 }
 
 /// A batch.
@@ -377,14 +385,22 @@ impl Loader {
             } else {
                 augment::apply(&view.transforms, &shape, &mut data, &mut rng)?;
             }
-            let (vshape, data) = if view.frame_mask.0 == FrameMask::None {
-                (shape, data)
+            let motion = view
+                .with_motion
+                .then(|| apply_stream(Stream::Motion, &shape, &data));
+            let (vshape, data, motion) = if view.frame_mask.0 == FrameMask::None {
+                (shape, data, motion)
             } else {
                 let frames = view
                     .frame_mask
                     .0
                     .select(&shape, &data, &self.cfg.mask, &mut rng)?;
-                gather_frames(&shape, &data, &frames)?
+                let motion = match motion {
+                    Some(m) => Some(gather_frames(&shape, &m, &frames)?.1),
+                    None => None,
+                };
+                let (vshape, data) = gather_frames(&shape, &data, &frames)?;
+                (vshape, data, motion)
             };
             let joints = view
                 .joint_mask
@@ -394,6 +410,7 @@ impl Loader {
                 shape: vshape,
                 data,
                 joints,
+                motion,
             });
         }
         let labels = samples.iter().map(|&i| self.dataset.labels()[i]).collect();
@@ -649,6 +666,68 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("subset index 10"), "{err}");
         assert!(Loader::new(ds, cfg).unwrap().with_subset(vec![]).is_err());
+    }
+
+    #[test]
+    fn a_views_motion_is_taken_before_its_frame_mask() {
+        let (_d, ds) = dataset(4);
+        let cfg = LoaderConfig {
+            batch_size: 4,
+            views: vec![ViewConfig {
+                frame_mask: FrameMaskSetting(FrameMask::High),
+                with_motion: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let b = Loader::new(ds.clone(), cfg)
+            .unwrap()
+            .batch(0, &[0, 1, 2, 3], 0)
+            .unwrap();
+        let v = &b.views[0];
+        let motion = v.motion.as_ref().expect("asked for");
+        assert_eq!(motion.len(), v.data.len());
+        let (c, t, vm) = (3, 50, 25 * 2);
+        let kept = v.shape.t;
+        assert!(kept < t);
+        let mut jumped = false;
+        for (k, &i) in b.samples.iter().enumerate() {
+            let raw = ds.sample(i).unwrap();
+            for ch in 0..c {
+                let at = |buf: &[f32], frames: usize, f: usize| {
+                    let o = ((k * c + ch) * frames + f) * vm;
+                    buf[o..o + vm].to_vec()
+                };
+                let raw_frame = |f: usize| raw[(ch * t + f) * vm..(ch * t + f + 1) * vm].to_vec();
+                for f in 0..kept {
+                    // Which frame of the clip this kept frame is (no augmentation here).
+                    let frame = at(&v.data, kept, f);
+                    let src = (0..t)
+                        .find(|&s| raw_frame(s) == frame)
+                        .expect("a clip frame");
+                    let want: Vec<f32> = if src + 1 < t {
+                        raw_frame(src + 1)
+                            .iter()
+                            .zip(&frame)
+                            .map(|(a, b)| a - b)
+                            .collect()
+                    } else {
+                        vec![0.0; vm]
+                    };
+                    assert_eq!(
+                        at(motion, kept, f),
+                        want,
+                        "sample {i} channel {ch} frame {f}"
+                    );
+                    // The motion of the masked clip itself differs where a frame was skipped.
+                    if f + 1 < kept {
+                        let next = at(&v.data, kept, f + 1);
+                        jumped |= next != raw_frame(src + 1);
+                    }
+                }
+            }
+        }
+        assert!(jumped, "the mask removed no frame between two kept ones");
     }
 
     #[test]
