@@ -3,9 +3,14 @@
 # tools/lavapipe/check.sh: Mesa 25.0.7 from bookworm-backports, the version the WGSL build is
 # checked on (bookworm's own is 22.3). Both crash on the SPIR-V of the `vulkan` feature.
 set -euo pipefail
-list=/etc/apt/sources.list.d/asma-bookworm-backports.list
 if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  echo "deb http://deb.debian.org/debian bookworm-backports main" >"$list"
+  cat >/etc/apt/sources.list.d/asma-bookworm-backports.sources <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
 fi
 apt-get update -q
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports \
