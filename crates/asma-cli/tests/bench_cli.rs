@@ -3,21 +3,13 @@
 
 use std::process::Command;
 
-#[test]
-fn bench_loader_reports_an_epoch_and_its_memory() {
-    let scratch = tempfile::tempdir().unwrap();
+/// `asma bench loader --json` with `args` and a scratch folder: its JSON report.
+fn bench_loader(args: &[&str], scratch: &std::path::Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_asma"))
-        .args([
-            "bench",
-            "loader",
-            "--samples",
-            "300",
-            "--batch",
-            "32",
-            "--json",
-        ])
+        .args(["bench", "loader", "--json"])
+        .args(args)
         .arg("--scratch")
-        .arg(scratch.path())
+        .arg(scratch)
         .output()
         .expect("run asma");
     assert!(
@@ -25,7 +17,13 @@ fn bench_loader_reports_an_epoch_and_its_memory() {
         "asma bench loader failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn bench_loader_reports_an_epoch_and_its_memory() {
+    let scratch = tempfile::tempdir().unwrap();
+    let v = bench_loader(&["--samples", "300", "--batch", "32"], scratch.path());
     let num = |k: &str| {
         v[k].as_f64()
             .unwrap_or_else(|| panic!("no number {k} in {v}"))
@@ -70,26 +68,8 @@ fn bench_loader_reports_an_epoch_and_its_memory() {
 #[test]
 fn bench_loader_reads_the_bodies_the_config_asks_for() {
     let scratch = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_asma"))
-        .args([
-            "bench",
-            "loader",
-            "--samples",
-            "40",
-            "--batch",
-            "16",
-            "--json",
-        ])
-        .args(["--set", "data.bodies=1", "--scratch"])
-        .arg(scratch.path())
-        .output()
-        .expect("run asma");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let args = ["--samples", "40", "--batch", "16", "--set", "data.bodies=1"];
+    let v = bench_loader(&args, scratch.path());
     assert_eq!(v["persons"], 1, "{v}");
     assert_eq!(v["samples"], 40);
 }

@@ -427,7 +427,8 @@ pub struct RunConfig {
     /// The run directory.
     pub dir: PathBuf,
     pub seed: u64,
-    /// `cpu` (burn flex) or `gpu` (burn wgpu, with the `vulkan` feature).
+    /// `cpu` (burn flex), `gpu` (burn wgpu on Vulkan, feature `vulkan`), `wgpu` (feature
+    /// `wgpu`) or `cuda[:N]` (feature `cuda`); `asma_model::device::select` reads it.
     pub device: String,
     /// Data-parallel training (pretrain, finetune, distill) over these devices, e.g.
     /// `["cuda:0", "cuda:1"]`; the first is the main device (parameters, optimiser state,
