@@ -73,3 +73,15 @@ fn bench_loader_reads_the_bodies_the_config_asks_for() {
     assert_eq!(v["persons"], 1, "{v}");
     assert_eq!(v["samples"], 40);
 }
+
+/// A bad `--bodies` is refused by name before anything is timed.
+#[test]
+fn bench_pretrain_refuses_zero_bodies() {
+    let out = Command::new(env!("CARGO_BIN_EXE_asma"))
+        .args(["bench", "pretrain", "--bodies", "0", "--steps", "1"])
+        .output()
+        .expect("run asma");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--bodies"), "{err}");
+}

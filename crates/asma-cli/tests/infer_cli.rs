@@ -280,6 +280,24 @@ fn export_tsne_and_bad_model_files() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let csv = std::fs::read_to_string(png.with_extension("csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 3);
+    // A split that is not a part of the data is refused by name, before anything is read.
+    let o = asma(&[
+        "tsne",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        prep.to_str().unwrap(),
+        "--split",
+        "validation",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--split") && err.contains("validation"),
+        "{err}"
+    );
     assert!(std::fs::metadata(&png).unwrap().len() > 100);
     // The SVG names both panels and, for a 60-class model, NTU's actions in its legend.
     let svg = std::fs::read_to_string(png.with_extension("svg")).unwrap();
