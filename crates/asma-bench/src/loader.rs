@@ -148,7 +148,7 @@ pub fn loader(cfg: &PretrainConfig, o: &LoaderOptions, note: &dyn Fn(&str)) -> R
     };
     // As pre-training opens it: `data.bodies` persons per clip where the config sets it.
     let data = DataConfig {
-        dir: dir.clone(),
+        dir,
         ..cfg.data.clone()
     };
     let dataset = Arc::new(data.open(Part::Train)?);
