@@ -78,20 +78,9 @@ pub fn usable(device: &Device) -> bool {
 pub fn test_devices() -> Vec<(&'static str, Device)> {
     let require = std::env::var("ASMA_REQUIRE_GPU").is_ok_and(|v| v == "1");
     let wanted = std::env::var("ASMA_TEST_DEVICES").ok();
-    let wanted: Option<Vec<&str>> = wanted
-        .as_deref()
-        .map(|w| w.split(',').map(str::trim).collect());
-    if let Some(w) = &wanted {
-        let built = built();
-        let unknown: Vec<_> = w.iter().filter(|n| !built.contains(n)).collect();
-        assert!(
-            unknown.is_empty(),
-            "ASMA_TEST_DEVICES names {unknown:?}, which this build lacks (built: {built:?})"
-        );
-    }
-    let devices: Vec<_> = built()
+    let names = narrowed(wanted.as_deref(), &built()).unwrap_or_else(|e| panic!("{e}"));
+    let devices: Vec<_> = names
         .into_iter()
-        .filter(|name| wanted.as_ref().is_none_or(|w| w.contains(name)))
         .filter_map(|name| {
             let device = select(name).expect("a built device name");
             let ok = usable(&device);
@@ -104,6 +93,27 @@ pub fn test_devices() -> Vec<(&'static str, Device)> {
         .collect();
     assert!(!devices.is_empty(), "no device to test on");
     devices
+}
+
+/// The `built` device names that `wanted` (`ASMA_TEST_DEVICES`: comma-separated names, or
+/// unset for all) selects; a wanted name the build lacks is an error, so a typo cannot
+/// silently test nothing.
+fn narrowed(wanted: Option<&str>, built: &[&'static str]) -> Result<Vec<&'static str>, String> {
+    let Some(wanted) = wanted else {
+        return Ok(built.to_vec());
+    };
+    let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
+    let unknown: Vec<_> = wanted.iter().filter(|n| !built.contains(n)).collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "ASMA_TEST_DEVICES names {unknown:?}, which this build lacks (built: {built:?})"
+        ));
+    }
+    Ok(built
+        .iter()
+        .copied()
+        .filter(|b| wanted.contains(b))
+        .collect())
 }
 
 #[cfg(test)]
@@ -128,5 +138,18 @@ mod tests {
         if !cfg!(feature = "cuda") {
             assert!(select("cuda:1").is_err());
         }
+    }
+
+    #[test]
+    fn test_device_names_narrow_the_built_ones_and_refuse_unknown_ones() {
+        let built = ["cpu", "wgpu"];
+        assert_eq!(narrowed(None, &built).unwrap(), ["cpu", "wgpu"]);
+        assert_eq!(narrowed(Some("wgpu"), &built).unwrap(), ["wgpu"]);
+        assert_eq!(
+            narrowed(Some(" wgpu , cpu"), &built).unwrap(),
+            ["cpu", "wgpu"]
+        );
+        let err = narrowed(Some("cpu,vulkan"), &built).unwrap_err();
+        assert!(err.contains("\"vulkan\"") && err.contains("wgpu"), "{err}");
     }
 }
