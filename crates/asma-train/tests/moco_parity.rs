@@ -5,7 +5,8 @@
 //! update, InfoNCE, the plug-in's extra queries at step 1, the queue wrapping at step 2; for
 //! AimCLR the extreme view with its energy-based drop and D³M term, and nearest-neighbour
 //! mining at step 2) give the reference's losses and its parameters, BatchNorm statistics and
-//! queue afterwards.
+//! queue afterwards, each within a fixed tolerance or twice the reference's own measured spread
+//! (`spread.json`, see [`Spread`]).
 
 use std::path::{Path, PathBuf};
 
@@ -132,21 +133,61 @@ fn moco_tolerance(name: &str, params: f32) -> f32 {
     }
 }
 
+/// How far the reference itself moves under float32-sized perturbations of its weights
+/// (`spread.json`, written by the fixture script from float64 replays): ReLU inputs come within
+/// 1e-8 of zero in these small networks, so a rounding difference can flip a ReLU's gradient,
+/// and which way it falls differs between machines (measured: the reference on two machines,
+/// and asma on one, differ by up to 8e-4 in some parameters after three steps, each matching a
+/// replay). Each comparison allows twice the spread measured for its term or tensor, or the
+/// fixed tolerance where that is larger.
+struct Spread(serde_json::Value);
+
+impl Spread {
+    fn load(fixture: &dyn Fn(&str) -> PathBuf) -> Self {
+        let path = fixture("spread.json");
+        let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Self(serde_json::from_slice(&text).unwrap())
+    }
+
+    /// Step `step`'s spread of loss `i`, or of the D³M term (`None`).
+    fn term(&self, step: usize, i: Option<usize>) -> f64 {
+        let s = &self.0["steps"][step];
+        match i {
+            Some(i) => s["losses"][i].as_f64().unwrap(),
+            None => s["ddm"].as_f64().unwrap(),
+        }
+    }
+
+    fn tensor(&self, name: &str) -> f32 {
+        self.0["tensors"][name].as_f64().unwrap_or(0.0) as f32
+    }
+}
+
 /// A step's logged terms against the reference's: each loss (`losses`, in order), AimCLR's D³M
-/// term, their sum, the accuracy.
-fn assert_step_matches(log: &StepLog, want: &serde_json::Value, what: &str) {
+/// term, their sum, the accuracy; each within twice its spread at step `step`, or 1e-4.
+fn assert_step_matches(
+    log: &StepLog,
+    want: &serde_json::Value,
+    spread: &Spread,
+    step: usize,
+    what: &str,
+) {
     let losses: Vec<f64> = serde_json::from_value(want["losses"].clone()).unwrap();
     assert_eq!(log.queries.len(), losses.len(), "{what}");
+    let mut slack = 0.0;
     for (i, (&got, &l)) in log.queries.iter().zip(&losses).enumerate() {
-        close(got, l, &format!("{what}, loss {i}"));
+        let term = spread.term(step, Some(i));
+        close(got, l, term, &format!("{what}, loss {i}"));
+        slack += term;
     }
     let ddm = want["ddm"].as_f64();
     assert_eq!(log.ddm.is_some(), ddm.is_some(), "{what}");
     if let (Some(got), Some(d)) = (log.ddm, ddm) {
-        close(got, d, &format!("{what}, D³M"));
+        close(got, d, spread.term(step, None), &format!("{what}, D³M"));
+        slack += spread.term(step, None);
     }
     let total = losses.iter().sum::<f64>() + ddm.unwrap_or(0.0);
-    close(log.total, total, &format!("{what}, total"));
+    close(log.total, total, slack, &format!("{what}, total"));
     assert_eq!(
         f64::from(log.accuracy),
         want["accuracy"].as_f64().unwrap(),
@@ -154,16 +195,19 @@ fn assert_step_matches(log: &StepLog, want: &serde_json::Value, what: &str) {
     );
 }
 
-fn close(got: f32, want: f64, what: &str) {
+/// Within 1e-4 relative to `want` (absolute below 1), or twice `spread` where that is larger.
+fn close(got: f32, want: f64, spread: f64, what: &str) {
+    let tolerance = (2.0 * spread).max(1e-4);
     assert!(
-        (f64::from(got) - want).abs() < 1e-4 * want.abs().max(1.0),
-        "{what}: {got} vs {want}"
+        (f64::from(got) - want).abs() < tolerance * want.abs().max(1.0),
+        "{what}: {got} vs {want} (tolerance {tolerance:e})"
     );
 }
 
 fn three_sgd_steps(method: &str) {
     let fixture = |name: &str| fixture(method, name);
     let (expected, keep) = expected(&fixture);
+    let spread = Spread::load(&fixture);
     let device = Device::flex().autodiff();
     let cfg = MocoModelConfig {
         encoder: small_encoder(),
@@ -195,28 +239,27 @@ fn three_sgd_steps(method: &str) {
         )
         .unwrap();
         model = m;
-        assert_step_matches(&log, want, &format!("{method} step {step}"));
+        assert_step_matches(&log, want, &spread, step, &format!("{method} step {step}"));
     }
-    assert_final_state_matches(&model.valid(), &fixture("final.safetensors"), 150, &|n| {
-        moco_tolerance(n, 2e-4)
-    });
+    assert_final_state_matches(&model.valid(), &fixture, 150, &|n| moco_tolerance(n, 2e-4));
 }
 
-/// Everything the reference holds after the steps, by its own names: parameters, BatchNorm
-/// statistics and queues (at least `min` tensors), each within `tolerance(name)` (relative to
-/// the value, absolute below 1).
+/// Everything the reference holds after the steps (`final.safetensors`), by its own names:
+/// parameters, BatchNorm statistics and queues (at least `min` tensors), each within
+/// `tolerance(name)` (relative to the value, absolute below 1) or twice its spread.
 fn assert_final_state_matches<M: Module + ModuleSnapshot>(
     model: &M,
-    theirs: &Path,
+    fixture: &dyn Fn(&str) -> PathBuf,
     min: usize,
     tolerance: &dyn Fn(&str) -> f32,
 ) {
+    let spread = Spread::load(fixture);
     let dir = tempfile::tempdir().unwrap();
     let ours_path = dir.path().join("ours.safetensors");
     // The caller passes `valid()`, which syncs the BatchNorm statistics burn keeps per thread.
     save_module(model, &ours_path).unwrap();
     let ours = read_tensors(&ours_path).unwrap();
-    let theirs = read_tensors(theirs).unwrap();
+    let theirs = read_tensors(&fixture("final.safetensors")).unwrap();
     let mut compared = 0;
     for (name, t) in &theirs {
         if name.ends_with("num_batches_tracked") {
@@ -232,10 +275,10 @@ fn assert_final_state_matches<M: Module + ModuleSnapshot>(
             .zip(&t.data)
             .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
             .fold(0f32, f32::max);
-        let tolerance = tolerance(name);
+        let tolerance = tolerance(name).max(2.0 * spread.tensor(name));
         assert!(
             worst < tolerance,
-            "{name}: worst relative difference {worst}"
+            "{name}: worst relative difference {worst} (tolerance {tolerance:e})"
         );
         compared += 1;
     }
@@ -249,6 +292,7 @@ fn assert_final_state_matches<M: Module + ModuleSnapshot>(
 fn crossclr_matches_the_reference_over_three_sgd_steps() {
     let fixture = |name: &str| fixture("crossclr", name);
     let (expected, keep) = expected(&fixture);
+    let spread = Spread::load(&fixture);
     // The plug-in's views bring their motion from before the frame mask.
     assert!(fixture("step1_extra0_motion.npy").exists());
     let device = Device::flex().autodiff();
@@ -278,14 +322,12 @@ fn crossclr_matches_the_reference_over_three_sgd_steps() {
         )
         .unwrap();
         model = m;
-        assert_step_matches(&log, want, &format!("crossclr step {step}"));
+        assert_step_matches(&log, want, &spread, step, &format!("crossclr step {step}"));
     }
-    // Parameters within 5e-4 (measured: ≤ 3.6e-4, in the bone and motion streams' first
-    // layers after the cross step, whose losses reach 4.7; for scale, detaching the context
-    // term's path into the partner stream moves parameters by up to 0.29).
-    assert_final_state_matches(&model.valid(), &fixture("final.safetensors"), 450, &|n| {
-        moco_tolerance(n, 5e-4)
-    });
+    // Parameters within 5e-4, or twice their spread (up to 1.8e-2 in the first layers after
+    // the cross step, whose losses reach 4.7; for scale, detaching the context term's path
+    // into the partner stream moves parameters by up to 0.29).
+    assert_final_state_matches(&model.valid(), &fixture, 450, &|n| moco_tolerance(n, 5e-4));
 }
 
 /// MS²L on the small encoder: three Adam steps with the gradients clipped per module (the
@@ -296,6 +338,7 @@ fn crossclr_matches_the_reference_over_three_sgd_steps() {
 fn ms2l_matches_the_reference_over_three_adam_steps() {
     let fixture = |name: &str| fixture("ms2l", name);
     let (expected, keep) = expected(&fixture);
+    let spread = Spread::load(&fixture);
     let device = Device::flex().autodiff();
     let cfg = Ms2lModelConfig {
         encoder: small_encoder(),
@@ -333,26 +376,21 @@ fn ms2l_matches_the_reference_over_three_adam_steps() {
         .unwrap();
         model = m;
         assert_eq!(log.queries.len(), 3, "motion, jigsaw, contrastive");
-        assert_step_matches(&log, want, &format!("ms2l step {step}"));
+        assert_step_matches(&log, want, &spread, step, &format!("ms2l step {step}"));
     }
     // A bias just before a BatchNorm has a zero gradient up to rounding, which Adam's
     // normalisation turns into steps of ±lr; those biases are compared within 2·lr per step,
     // and the statistics of the BatchNorm after them (and of the contrastive projector's, which
     // sees five views per step) within 5e-3 (measured: ≤ 4e-3 and 3.2e-3).
     let before_bn = ["tcn.2.bias", "residual.0.bias", "classifier.0.bias"];
-    assert_final_state_matches(
-        &model.valid(),
-        &fixture("final.safetensors"),
-        100,
-        &|n| match (
-            before_bn.iter().any(|b| n.ends_with(b)),
-            n.contains("running_"),
-        ) {
-            (true, _) => 3.0 * 2.0 * 1e-3,
-            (false, true) => 5e-3,
-            (false, false) => 2e-4,
-        },
-    );
+    assert_final_state_matches(&model.valid(), &fixture, 100, &|n| match (
+        before_bn.iter().any(|b| n.ends_with(b)),
+        n.contains("running_"),
+    ) {
+        (true, _) => 3.0 * 2.0 * 1e-3,
+        (false, true) => 5e-3,
+        (false, false) => 2e-4,
+    });
 }
 
 /// A step whose loss is not finite changes no parameter (the loop then stops with an error):
