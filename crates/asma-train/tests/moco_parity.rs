@@ -134,8 +134,8 @@ fn moco_tolerance(name: &str, params: f32) -> f32 {
 }
 
 /// How far the reference itself moves under float32-sized perturbations of its weights
-/// (`spread.json`, written by the fixture script from float64 replays): ReLU inputs come within
-/// 1e-8 of zero in these small networks, so a rounding difference can flip a ReLU's gradient,
+/// (`spread.json`, written by the fixture script from float64 replays): some ReLU inputs lie
+/// within 1e-8 of zero in these small networks, so a rounding difference can flip a ReLU's gradient,
 /// and which way it falls differs between machines (measured: the reference on two machines,
 /// and asma on one, differ by up to 8e-4 in some parameters after three steps, each matching a
 /// replay). Each comparison allows twice the spread measured for its term or tensor, or the
@@ -159,7 +159,8 @@ impl Spread {
     }
 
     fn tensor(&self, name: &str) -> f32 {
-        self.0["tensors"][name].as_f64().unwrap_or(0.0) as f32
+        let spread = self.0["tensors"][name].as_f64();
+        spread.unwrap_or_else(|| panic!("{name} missing from spread.json: regenerate it")) as f32
     }
 }
 
