@@ -135,11 +135,11 @@ fn moco_tolerance(name: &str, params: f32) -> f32 {
 
 /// How far the reference itself moves under float32-sized perturbations of its weights
 /// (`spread.json`, written by the fixture script from float64 replays): some ReLU inputs lie
-/// within 1e-8 of zero in these small networks, so a rounding difference can flip a ReLU's gradient,
-/// and which way it falls differs between machines (measured: the reference on two machines,
-/// and asma on one, differ by up to 8e-4 in some parameters after three steps, each matching a
-/// replay). Each comparison allows twice the spread measured for its term or tensor, or the
-/// fixed tolerance where that is larger.
+/// within 1e-8 of zero in these small networks, so a rounding difference can flip a ReLU's
+/// gradient, and which way it falls differs between machines (measured: the reference on two
+/// machines, and asma on one, differ by up to 8e-4 in some parameters after three steps, each
+/// matching a replay). Each comparison allows twice the spread measured for its term or
+/// tensor, or the fixed tolerance where that is larger.
 struct Spread(serde_json::Value);
 
 impl Spread {
