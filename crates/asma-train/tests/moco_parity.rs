@@ -184,8 +184,9 @@ fn assert_step_matches(
     let ddm = want["ddm"].as_f64();
     assert_eq!(log.ddm.is_some(), ddm.is_some(), "{what}");
     if let (Some(got), Some(d)) = (log.ddm, ddm) {
-        close(got, d, spread.term(step, None), &format!("{what}, D³M"));
-        slack += spread.term(step, None);
+        let term = spread.term(step, None);
+        close(got, d, term, &format!("{what}, D³M"));
+        slack += term;
     }
     let total = losses.iter().sum::<f64>() + ddm.unwrap_or(0.0);
     close(log.total, total, slack, &format!("{what}, total"));
@@ -242,19 +243,21 @@ fn three_sgd_steps(method: &str) {
         model = m;
         assert_step_matches(&log, want, &spread, step, &format!("{method} step {step}"));
     }
-    assert_final_state_matches(&model.valid(), &fixture, 150, &|n| moco_tolerance(n, 2e-4));
+    assert_final_state_matches(&model.valid(), &fixture, &spread, 150, &|n| {
+        moco_tolerance(n, 2e-4)
+    });
 }
 
 /// Everything the reference holds after the steps (`final.safetensors`), by its own names:
 /// parameters, BatchNorm statistics and queues (at least `min` tensors), each within
-/// `tolerance(name)` (relative to the value, absolute below 1) or twice its spread.
+/// `tolerance(name)` (relative to the value, absolute below 1) or twice its `spread`.
 fn assert_final_state_matches<M: Module + ModuleSnapshot>(
     model: &M,
     fixture: &dyn Fn(&str) -> PathBuf,
+    spread: &Spread,
     min: usize,
     tolerance: &dyn Fn(&str) -> f32,
 ) {
-    let spread = Spread::load(fixture);
     let dir = tempfile::tempdir().unwrap();
     let ours_path = dir.path().join("ours.safetensors");
     // The caller passes `valid()`, which syncs the BatchNorm statistics burn keeps per thread.
@@ -328,7 +331,9 @@ fn crossclr_matches_the_reference_over_three_sgd_steps() {
     // Parameters within 5e-4, or twice their spread (up to 1.8e-2 in the first layers after
     // the cross step, whose losses reach 4.7; for scale, detaching the context term's path
     // into the partner stream moves parameters by up to 0.29).
-    assert_final_state_matches(&model.valid(), &fixture, 450, &|n| moco_tolerance(n, 5e-4));
+    assert_final_state_matches(&model.valid(), &fixture, &spread, 450, &|n| {
+        moco_tolerance(n, 5e-4)
+    });
 }
 
 /// MS²L on the small encoder: three Adam steps with the gradients clipped per module (the
@@ -384,7 +389,7 @@ fn ms2l_matches_the_reference_over_three_adam_steps() {
     // and the statistics of the BatchNorm after them (and of the contrastive projector's, which
     // sees five views per step) within 5e-3 (measured: ≤ 4e-3 and 3.2e-3).
     let before_bn = ["tcn.2.bias", "residual.0.bias", "classifier.0.bias"];
-    assert_final_state_matches(&model.valid(), &fixture, 100, &|n| match (
+    assert_final_state_matches(&model.valid(), &fixture, &spread, 100, &|n| match (
         before_bn.iter().any(|b| n.ends_with(b)),
         n.contains("running_"),
     ) {
